@@ -1,0 +1,176 @@
+# ct-monitor: one non-recursive GNU Makefile.
+#
+#   make            build every program into $(BUILD)/
+#   make check      install what is missing (as root), build, run all tests
+#   make check-asan unit tests under ASan+UBSan (BUILD=build-asan)
+#   make fuzz       libFuzzer harnesses with clang (BUILD=build-fuzz)
+#   make bench      benchmarks
+#   make lint format install uninstall clean deps demo
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WERROR   ?=
+LDFLAGS  ?=
+SHELL    := /bin/bash
+
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wpointer-arith -Wcast-qual -Wformat=2 -Wvla
+PKGS = wolfssl libuv libcurl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+ALL_CFLAGS = -std=gnu11 $(WARN) $(WERROR) $(CFLAGS) -MMD -MP \
+             -include wolfssl/options.h -Icommon $(PKG_CFLAGS)
+LIBS = $(PKG_LIBS) -lm
+
+# Debian packages the build and the tests need (make deps).
+DEB_BUILD = build-essential pkg-config libwolfssl-dev libcurl4-openssl-dev \
+            libjsmn-dev libuv1-dev check
+DEB_TEST  = openssl faketime nginx-light clang libclang-rt-14-dev
+DEB_PKGS  = $(DEB_BUILD) $(DEB_TEST)
+
+# ---------------------------------------------------------------- sources
+COMMON_SRC := $(sort $(wildcard common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+LIB        := $(BUILD)/libctcommon.a
+
+POLLER_MAINS := poller/ctctl.c poller/check_ct.c
+POLLER_SRC   := $(filter-out $(POLLER_MAINS),$(sort $(wildcard poller/*.c)))
+POLLER_OBJ   := $(POLLER_SRC:%.c=$(BUILD)/%.o)
+AGENT_SRC    := $(sort $(wildcard agent/*.c))
+AGENT_OBJ    := $(AGENT_SRC:%.c=$(BUILD)/%.o)
+
+PROGS := $(BUILD)/ctctl
+ifneq ($(wildcard poller/check_ct.c),)
+PROGS += $(BUILD)/check_ct
+endif
+ifneq ($(AGENT_SRC),)
+PROGS += $(BUILD)/ct-agent
+endif
+
+# Unit tests: tests/unit/test_<module>.c. DEPS_<module> names the common
+# objects a test links (so one module's test does not need every other
+# module to build); without it the test links the whole library.
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+DEPS_util    = util
+DEPS_der     = der util
+DEPS_sig     = sig der util
+DEPS_cert    = cert sig der util
+DEPS_ct      = ct cert sig der util
+DEPS_json    = json util
+DEPS_loglist = loglist json sig der util
+DEPS_names   = names util
+
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+INTEG_TESTS := $(sort $(wildcard tests/integration/test_*.sh))
+
+.PHONY: all check check-asan unit integration fuzz fuzz-bins fuzz-smoke \
+        bench lint format install uninstall clean deps demo
+
+all: $(PROGS)
+
+# ---------------------------------------------------------------- build
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/ctctl: $(BUILD)/poller/ctctl.o $(POLLER_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/check_ct: $(BUILD)/poller/check_ct.o $(POLLER_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/ct-agent: $(AGENT_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+unit_objs = $(if $(DEPS_$(1)),$(patsubst %,$(BUILD)/common/%.o,$(DEPS_$(1))),$(LIB))
+
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(call unit_objs,$$*)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
+
+# ---------------------------------------------------------------- tests
+unit: $(UNIT_BINS)
+
+check: deps
+	$(MAKE) all unit
+	tests/run-tests.sh $(BUILD) $(UNIT_BINS:$(BUILD)/tests/%=%) \
+	    $(INTEG_TESTS)
+
+ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer \
+             -fsanitize=address,undefined -fno-sanitize-recover=all
+check-asan:
+	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" \
+	    LDFLAGS="-fsanitize=address,undefined" unit
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    tests/run-tests.sh build-asan $(UNIT_BINS:$(BUILD)/tests/%=%)
+
+# libFuzzer: clang, the common objects built with fuzzer instrumentation.
+FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" fuzz-bins
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+# A short run of every harness over its seed corpus.
+FUZZ_SECONDS ?= 10
+fuzz-smoke: fuzz
+	tests/fuzz/smoke.sh build-fuzz $(FUZZ_SECONDS)
+
+bench: all
+	@for b in $(sort $(wildcard tests/bench/*.sh)); do \
+	    echo "== $$b"; $$b $(BUILD) || exit 1; done
+
+# ---------------------------------------------------------------- tools
+lint:
+	cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
+	    --suppress=missingIncludeSystem -Icommon common poller agent
+
+format:
+	clang-format -i $(wildcard common/*.[ch] poller/*.[ch] agent/*.[ch] \
+	    tests/unit/*.[ch] tests/fuzz/*.[ch])
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+	        grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing$$missing"; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $$missing; \
+	else echo "deps: missing$$missing; run as root:"; \
+	    echo "    apt-get update && apt-get install -y$$missing"; fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/ctctl $(DESTDIR)$(PREFIX)/bin/ctctl
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/ctctl
+
+demo: all
+	tests/demo.sh $(BUILD)
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
