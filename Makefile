@@ -122,7 +122,15 @@ FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined
 fuzz:
 	$(MAKE) BUILD=build-fuzz CC=clang CFLAGS="$(FUZZ_FLAGS)" fuzz-bins
 
-$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(LIB)
+# FDEPS_<harness> names the modules a harness links, as DEPS_ for tests.
+FDEPS_der     = der util
+FDEPS_cert    = cert sig der util
+FDEPS_sct     = ct cert sig der util
+FDEPS_json    = json util
+FDEPS_loglist = loglist json sig der util
+fuzz_objs = $(if $(FDEPS_$(1)),$(patsubst %,$(BUILD)/common/%.o,$(FDEPS_$(1))),$(LIB))
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$*)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS)
 
