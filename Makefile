@@ -101,8 +101,14 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(call unit_objs,$$*)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
 
+# Test tools (not installed): mkct signs SCTs for test PKIs.
+TOOLS = $(BUILD)/tests/mkct
+$(BUILD)/tests/mkct: $(BUILD)/tests/tools/mkct.o $(patsubst %,$(BUILD)/common/%.o,ct cert sig der util)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # ---------------------------------------------------------------- tests
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(TOOLS)
 
 check: deps
 	$(MAKE) all unit

@@ -89,6 +89,21 @@ issuer_find(struct ct_cert *const *cands, size_t n, const struct ct_cert *c)
 	return NULL;
 }
 
+/* The first candidate whose subject is c's issuer name, or NULL. */
+static const struct ct_cert *
+issuer_by_name(struct ct_cert *const *cands, size_t n, const struct ct_cert *c)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (cands[i] != c && cands[i]->subject_dn_len ==
+			c->issuer_dn_len &&
+		    memcmp(cands[i]->subject_dn, c->issuer_dn,
+			c->issuer_dn_len) == 0)
+			return cands[i];
+	return NULL;
+}
+
 /*
  * Verifies the SCTs embedded in c. issuer is the certificate's issuing CA
  * (NULL when unknown: then nothing can be verified).
@@ -343,6 +358,14 @@ inspect_file(const char *path, const struct inspect_opts *o,
 		valid = is->n == 0 ? -1 : issuer != NULL;
 		if (issuer == NULL)
 			issuer = issuer_find(certs, n, certs[i]);
+		/*
+		 * A certificate whose own signature is broken can still have
+		 * its SCTs checked against the CA its issuer name points to.
+		 */
+		if (issuer == NULL)
+			issuer = issuer_by_name(is->certs, is->n, certs[i]);
+		if (issuer == NULL)
+			issuer = issuer_by_name(certs, n, certs[i]);
 		nf = scts_check(certs[i], issuer, ll, facts, CT_MAX_SCTS);
 		if (o->json)
 			print_json(path, i, certs[i], valid, facts, nf);

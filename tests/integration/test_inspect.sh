@@ -103,7 +103,56 @@ expect_err "$tmp/key.pem: no certificate found"
 expect_err "$tmp/missing.pem: cannot read: No such file or directory"
 expect_err_lines 4
 
-# 5. Usage errors.
+# 5. A test PKI minted here: a final certificate whose SCTs come from an
+# RFC 6962 log and a tiled log (leaf_index extension), its precertificate,
+# and a certificate with forged SCTs.
+. tests/tools/pki.sh
+pki_init "$tmp/pki" "$build/tests/mkct" || { echo "FAIL: pki_init"; exit 1; }
+pki_leaf "$tmp/pki" "$tmp/www" r1 20261101000000Z 20270130000000Z \
+    "www.example.org example.org" || { echo "FAIL: pki_leaf"; exit 1; }
+pki_leaf "$tmp/pki" "$tmp/forged" r1 20261101000000Z 20270130000000Z \
+    "www.example.org" "" corrupt || { echo "FAIL: pki_leaf"; exit 1; }
+run "$ctctl" inspect --json --issuer "$tmp/pki/r1.pem" \
+    --log-list "$tmp/pki/loglist.json" "$tmp/www.pem" "$tmp/www.pre.pem" \
+    "$tmp/forged.pem"
+expect_status 0
+expect_lines 3
+jq_eq '.dns_names[0]' www.example.org
+jq_eq '.dns_names[1]' example.org
+jq_eq 'len(.scts)' 2
+jq_eq '.scts[0].log' "CT Test Log 1"
+jq_eq '.scts[0].signature_valid' true
+jq_eq '.scts[1].log' "CT Test Tiled Log 2"
+jq_eq '.scts[1].signature_valid' true
+jq_eq '.issuer_signature_valid' true
+tbs=$(jq_get '.tbs_sha256')
+jq_eq_line 2 '.tbs_sha256' "$tbs"
+jq_eq_line 2 '.precert' true
+jq_eq_line 3 '.scts[0].signature_valid' false
+jq_eq_line 3 '.scts[1].signature_valid' false
+# The same SCTs found through the fullchain, without --issuer.
+run "$ctctl" inspect --json --log-list "$tmp/pki/loglist.json" \
+    "$tmp/www.fullchain.pem"
+jq_eq '.scts[1].signature_valid' true
+jq_eq '.issuer_signature_valid' null
+# One flipped byte inside the SCT extension of a valid certificate.
+openssl x509 -in "$tmp/www.pem" -outform DER -out "$tmp/www.der"
+python3 - "$tmp/www.der" "$tmp/tampered.der" <<'PY'
+import sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+i = d.find(bytes.fromhex('060a2b06010401d679020402'))   # the SCT list OID
+assert i > 0
+d[i + 80] ^= 0x01    # inside the first SCT
+open(sys.argv[2], 'wb').write(d)
+PY
+run "$ctctl" inspect --json --issuer "$tmp/pki/r1.pem" \
+    --log-list "$tmp/pki/loglist.json" "$tmp/tampered.der"
+expect_status 0
+jq_eq '.scts[0].signature_valid' false
+jq_eq '.scts[1].signature_valid' true
+jq_eq '.issuer_signature_valid' false
+
+# 6. Usage errors.
 run "$ctctl" inspect
 expect_status 2
 run "$ctctl" frobnicate
