@@ -23,7 +23,8 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 $(WARN) $(WERROR) $(CFLAGS) -MMD -MP \
-             -include wolfssl/options.h -Icommon $(PKG_CFLAGS)
+             -include wolfssl/options.h -Icommon -Ipoller -Iagent \
+             -Itests/unit $(PKG_CFLAGS)
 LIBS = $(PKG_LIBS) -lm
 
 # Debian packages the build and the tests need (make deps).
@@ -64,6 +65,7 @@ DEPS_ct      = ct cert sig der util
 DEPS_json    = json util
 DEPS_loglist = loglist json sig der util
 DEPS_names   = names util
+DEPS_output  = poller/output util
 
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
@@ -94,7 +96,9 @@ $(BUILD)/check_ct: $(BUILD)/poller/check_ct.o $(POLLER_OBJ) $(LIB)
 $(BUILD)/ct-agent: $(AGENT_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-unit_objs = $(if $(DEPS_$(1)),$(patsubst %,$(BUILD)/common/%.o,$(DEPS_$(1))),$(LIB))
+# A DEPS_ entry with a slash names an object outside common/ (poller/http).
+dep_obj = $(if $(findstring /,$(1)),$(BUILD)/$(1).o,$(BUILD)/common/$(1).o)
+unit_objs = $(if $(DEPS_$(1)),$(foreach d,$(DEPS_$(1)),$(call dep_obj,$(d))),$(LIB))
 
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(call unit_objs,$$*)
@@ -134,7 +138,7 @@ FDEPS_cert    = cert sig der util
 FDEPS_sct     = ct cert sig der util
 FDEPS_json    = json util
 FDEPS_loglist = loglist json sig der util
-fuzz_objs = $(if $(FDEPS_$(1)),$(patsubst %,$(BUILD)/common/%.o,$(FDEPS_$(1))),$(LIB))
+fuzz_objs = $(if $(FDEPS_$(1)),$(foreach d,$(FDEPS_$(1)),$(call dep_obj,$(d))),$(LIB))
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$*)
 	@mkdir -p $(@D)
