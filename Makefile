@@ -138,6 +138,7 @@ FDEPS_cert    = cert sig der util
 FDEPS_sct     = ct cert sig der util
 FDEPS_json    = json util
 FDEPS_loglist = loglist json sig der util
+FDEPS_names   = names util
 fuzz_objs = $(if $(FDEPS_$(1)),$(foreach d,$(FDEPS_$(1)),$(call dep_obj,$(d))),$(LIB))
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$*)

@@ -166,6 +166,9 @@ der_get_time(const struct der_tlv *t, int64_t *out)
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
 	    mi > 59 || s > 59)
 		return CT_ERR_FORMAT;
+	if (mo == 2 && d == 29 &&
+	    (year % 4 != 0 || (year % 100 == 0 && year % 400 != 0)))
+		return CT_ERR_FORMAT; /* not a leap year */
 	*out = util_days_from_civil(year, mo, d) * 86400 + h * 3600 + mi * 60 +
 	    s;
 	return 0;

@@ -51,7 +51,8 @@ util_buf_init(struct util_buf *b, size_t max_bytes)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
-	b->max = max_bytes;
+	/* Room for the NUL: max + 1 must not wrap in util_buf_reserve. */
+	b->max = max_bytes < SIZE_MAX ? max_bytes : SIZE_MAX - 1;
 }
 
 /* Makes room for extra more bytes plus a NUL; 0 or a negative ct_err. */
@@ -514,6 +515,9 @@ util_time_parse_rfc3339(const char *s, size_t n, int64_t *out)
 	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
 	    mi > 59 || sec > 60)
 		return CT_ERR_FORMAT;
+	if (mo == 2 && d == 29 &&
+	    (y % 4 != 0 || (y % 100 == 0 && y % 400 != 0)))
+		return CT_ERR_FORMAT; /* not a leap year */
 	if (s[i] == '.') {
 		for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
 			;
