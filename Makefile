@@ -66,6 +66,7 @@ DEPS_json    = json util
 DEPS_loglist = loglist json sig der util
 DEPS_names   = names util
 DEPS_output  = poller/output util
+DEPS_http    = poller/http util
 
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
