@@ -10,10 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CERT_MAX_DER_BYTES (64 * 1024)   /* one certificate */
-#define CERT_MAX_NAMES 1000              /* DNS SANs kept per certificate */
-#define CERT_MAX_NAME_BYTES 255          /* one DNS name (longer: cut) */
-#define CERT_MAX_DN_TEXT 1024            /* subject/issuer text */
+#define CERT_MAX_DER_BYTES (64 * 1024) /* one certificate */
+#define CERT_MAX_NAMES 1000            /* DNS SANs kept per certificate */
+#define CERT_MAX_NAME_BYTES 255        /* one DNS name (longer: cut) */
+#define CERT_MAX_DN_TEXT 1024          /* subject/issuer text */
 #define CERT_MAX_FILE_BYTES (4 * 1024 * 1024)
 #define CERT_MAX_PER_FILE 1000
 
@@ -40,23 +40,28 @@ struct ct_cert {
 	size_t spki_len;
 	const uint8_t *sig_algid; /* outer AlgorithmIdentifier, whole TLV */
 	size_t sig_algid_len;
-	const uint8_t *sig; /* BIT STRING content without the unused-bits byte */
+	/* BIT STRING content without the unused-bits byte */
+	const uint8_t *sig;
 	size_t sig_len;
-	const uint8_t *sct_list; /* TLS SignedCertificateTimestampList, or NULL */
+	/* TLS SignedCertificateTimestampList, or NULL */
+	const uint8_t *sct_list;
 	size_t sct_list_len;
 
 	int64_t not_before; /* seconds since the epoch */
 	int64_t not_after;
-	char *subject; /* "CN=..., O=..." text, sanitised, capped */
+	/* "CN=..., O=..." text, last RDN first (RFC 4514), sanitised, capped */
+	char *subject;
 	char *issuer;
 	char *subject_cn; /* first CN, raw bytes NUL-terminated, or NULL */
 	struct cert_name *dns_names;
 	size_t n_dns_names;
 	bool dns_names_truncated; /* more than CERT_MAX_NAMES */
 
-	bool precert;          /* has the critical CT poison extension */
-	bool is_ca;            /* basicConstraints cA */
-	bool precert_signer;   /* EKU 1.3.6.1.4.1.11129.2.4.4 */
+	/* CT poison extension present (critical per RFC 6962; a non-critical
+	 * one counts too) */
+	bool precert;
+	bool is_ca;          /* basicConstraints cA */
+	bool precert_signer; /* EKU 1.3.6.1.4.1.11129.2.4.4 */
 
 	uint8_t sha256[32];      /* of der */
 	uint8_t tbs_sha256[32];  /* CT-normalised TBS (DESIGN.md section 3) */
@@ -91,16 +96,28 @@ int cert_tbs_normalized(const struct ct_cert *c, uint8_t **out,
 /*
  * Precert TBS as the log signed it (RFC 6962 section 3.2), for a
  * precertificate issued by a Precertificate Signing Certificate: as
- * cert_tbs_normalized, with issuer and AKI replaced by the final issuer's.
- * final_issuer is the CA that issued the signing certificate.
+ * cert_tbs_normalized, with the issuer Name replaced by final_issuer's
+ * subject, and in the AKI each field the precert has replaced by the final
+ * issuer's: keyIdentifier by its SKI (kept when it has none),
+ * authorityCertIssuer by its issuer Name, authorityCertSerialNumber by its
+ * serial. final_issuer is the CA that issued the signing certificate.
  */
 int cert_tbs_precert_rewrite(const struct ct_cert *c,
     const struct ct_cert *final_issuer, uint8_t **out, size_t *out_len);
 
-/* 0 when issuer's key verifies c's signature; CT_ERR_SIGNATURE when not. */
-int cert_verify_signed_by(const struct ct_cert *c, const struct ct_cert *issuer);
+/*
+ * 0 when issuer's key verifies c's signature; CT_ERR_SIGNATURE when not
+ * (also when issuer's key is of another type than the signature);
+ * CT_ERR_UNSUPPORTED when the algorithm or issuer's key (a curve other than
+ * P-256/P-384, RSA over 4096 bits) is one we cannot check.
+ */
+int cert_verify_signed_by(const struct ct_cert *c,
+    const struct ct_cert *issuer);
 
-/* Serial as lower-case hex of the INTEGER content (out: 2*len+1). */
+/*
+ * Serial as lower-case hex of the INTEGER content, sign byte included
+ * (out: 2*len+1; a smaller out gets the leading bytes that fit).
+ */
 void cert_serial_hex(const struct ct_cert *c, char *out, size_t outsz);
 
 #endif

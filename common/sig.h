@@ -29,14 +29,18 @@ extern const char *const sig_alg_names[SIG__MAX];
 /*
  * Verifies sig over data with the public key in spki. 0 when valid,
  * CT_ERR_SIGNATURE when not, CT_ERR_UNSUPPORTED when the key type does not
- * fit alg, or another negative ct_err.
+ * fit alg (or is an EC curve other than P-256/P-384, or RSA over 4096
+ * bits), CT_ERR_FORMAT for a malformed SPKI, or another negative ct_err.
+ * Each call decodes its own key object; none is shared between calls.
  */
 int sig_verify(const uint8_t *spki, size_t spki_len, enum sig_alg alg,
     const uint8_t *data, size_t data_len, const uint8_t *sig, size_t sig_len);
 
 /*
  * Maps an X.509 AlgorithmIdentifier (the whole SEQUENCE TLV) to an
- * algorithm, including RSASSA-PSS parameters. CT_ERR_UNSUPPORTED for others.
+ * algorithm, including RSASSA-PSS parameters (SHA-256/384/512, MGF1 with
+ * the same hash, salt length = hash length). CT_ERR_UNSUPPORTED for others,
+ * CT_ERR_FORMAT when malformed.
  */
 int sig_alg_from_algid(const uint8_t *algid, size_t len, enum sig_alg *alg);
 
