@@ -65,6 +65,8 @@ DEPS_ct      = ct cert sig der util
 DEPS_json    = json util
 DEPS_loglist = loglist json sig der util
 DEPS_names   = names util
+DEPS_store   = store cert sig der util
+DEPS_scan    = scan store cert sig der util
 DEPS_output  = poller/output util
 DEPS_http    = poller/http util
 
