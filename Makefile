@@ -30,7 +30,7 @@ LIBS = $(PKG_LIBS) -lm
 # Debian packages the build and the tests need (make deps).
 DEB_BUILD = build-essential pkg-config libwolfssl-dev libcurl4-openssl-dev \
             libjsmn-dev libuv1-dev check
-DEB_TEST  = openssl faketime nginx-light clang libclang-rt-14-dev
+DEB_TEST  = openssl faketime nginx-light curl python3 clang libclang-rt-14-dev
 DEB_PKGS  = $(DEB_BUILD) $(DEB_TEST)
 
 # ---------------------------------------------------------------- sources
@@ -67,6 +67,7 @@ DEPS_loglist = loglist json sig der util
 DEPS_names   = names util
 DEPS_store   = store cert sig der util
 DEPS_scan    = scan store cert sig der util
+DEPS_tls     = tls der util
 DEPS_output  = poller/output util
 DEPS_http    = poller/http util
 
