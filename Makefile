@@ -68,6 +68,8 @@ DEPS_names   = names util
 DEPS_store   = store cert sig der util
 DEPS_scan    = scan store cert sig der util
 DEPS_tls     = tls der util
+DEPS_keys    = keys util
+DEPS_proto   = proto keys der util
 DEPS_output  = poller/output util
 DEPS_http    = poller/http util
 
@@ -143,6 +145,8 @@ FDEPS_sct     = ct cert sig der util
 FDEPS_json    = json util
 FDEPS_loglist = loglist json sig der util
 FDEPS_names   = names util
+FDEPS_frame   = proto keys der util
+FDEPS_authkeys = keys util
 fuzz_objs = $(if $(FDEPS_$(1)),$(foreach d,$(FDEPS_$(1)),$(call dep_obj,$(d))),$(LIB))
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$*)
