@@ -16,6 +16,7 @@ WERROR   ?=
 LDFLAGS  ?=
 SHELL    := /bin/bash
 
+VERSION  = 0.1.0
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wformat=2 -Wvla
 PKGS = wolfssl libuv libcurl
@@ -24,7 +25,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 $(WARN) $(WERROR) $(CFLAGS) -MMD -MP \
              -include wolfssl/options.h -Icommon -Ipoller -Iagent \
-             -Itests/unit $(PKG_CFLAGS)
+             -Itests/unit -DCT_VERSION='"$(VERSION)"' $(PKG_CFLAGS)
 LIBS = $(PKG_LIBS) -lm
 
 # Debian packages the build and the tests need (make deps).
@@ -70,6 +71,11 @@ DEPS_scan    = scan store cert sig der util
 DEPS_tls     = tls der util
 DEPS_keys    = keys util
 DEPS_proto   = proto keys der util
+DEPS_state   = poller/state util
+DEPS_crtsh   = poller/crtsh poller/state poller/http tests/unit/fixture_httpd \
+               json cert sig der names util
+DEPS_certspotter = poller/certspotter poller/state poller/http \
+               tests/unit/fixture_httpd json cert sig der names util
 DEPS_output  = poller/output util
 DEPS_http    = poller/http util
 
@@ -147,6 +153,9 @@ FDEPS_loglist = loglist json sig der util
 FDEPS_names   = names util
 FDEPS_frame   = proto keys der util
 FDEPS_authkeys = keys util
+FDEPS_crtsh   = poller/crtsh poller/state poller/http json cert sig der names util
+FDEPS_certspotter = poller/certspotter poller/state poller/http json cert sig \
+                names util der
 fuzz_objs = $(if $(FDEPS_$(1)),$(foreach d,$(FDEPS_$(1)),$(call dep_obj,$(d))),$(LIB))
 
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $$(call fuzz_objs,$$*)
@@ -187,12 +196,58 @@ deps:
 	else echo "deps: missing$$missing; run as root:"; \
 	    echo "    apt-get update && apt-get install -y$$missing"; fi
 
+# ---------------------------------------------------------------- install
+# make install PREFIX=/usr DESTDIR=...: the programs, their man pages, the
+# agent's systemd unit (not enabled), the Icinga config as examples under
+# ICINGADIR (not enabled: see README.md) and two sample configs, installed
+# only where none exists yet. Nothing else: no users, no keys, no state
+# directories. make uninstall removes what install put there except the
+# configs under SYSCONFDIR, which the operator may have edited.
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+PLUGINDIR  ?= /usr/lib/nagios/plugins
+ICINGADIR  ?= $(PREFIX)/share/icinga2-ct
+UNITDIR    ?= /lib/systemd/system
+SYSCONFDIR ?= /etc
+
+ICINGA_FILES = icinga/command-ct.conf icinga/templates-ct.conf \
+               icinga/example-services.conf icinga/example-zones.conf
+# Installed files (mode 0755 for programs, 0644 for the rest) ...
+INSTALL_FILES = $(PLUGINDIR)/check_ct $(BINDIR)/ctctl $(SBINDIR)/ct-agent \
+                $(MANDIR)/man1/check_ct.1 $(MANDIR)/man1/ctctl.1 \
+                $(MANDIR)/man8/ct-agent.8 $(UNITDIR)/ct-agent.service \
+                $(addprefix $(ICINGADIR)/,$(notdir $(ICINGA_FILES)))
+# ... and configs (0640; SOURCE:DESTINATION), kept when present.
+INSTALL_CONFIGS = agent/ct-agent.conf:$(SYSCONFDIR)/ct-agent/ct-agent.conf \
+                  poller/ct.conf.sample:$(SYSCONFDIR)/ct/ct.conf
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/ctctl $(DESTDIR)$(PREFIX)/bin/ctctl
+	install -d $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(ICINGADIR)
+	install -m 0755 $(BUILD)/check_ct $(DESTDIR)$(PLUGINDIR)/check_ct
+	install -m 0755 $(BUILD)/ctctl $(DESTDIR)$(BINDIR)/ctctl
+	install -m 0755 $(BUILD)/ct-agent $(DESTDIR)$(SBINDIR)/ct-agent
+	install -m 0644 man/check_ct.1 man/ctctl.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 agent/ct-agent.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|/usr/sbin/ct-agent|$(SBINDIR)/ct-agent|g' agent/ct-agent.service \
+	    >$(DESTDIR)$(UNITDIR)/ct-agent.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ct-agent.service
+	install -m 0644 $(ICINGA_FILES) $(DESTDIR)$(ICINGADIR)/
+	@for c in $(INSTALL_CONFIGS); do \
+	    src=$${c%%:*}; dst=$(DESTDIR)$${c#*:}; \
+	    if [ -e "$$dst" ]; then echo "install: keeping $$dst"; continue; fi; \
+	    [ -d "$${dst%/*}" ] || install -d -m 0755 "$${dst%/*}" || exit 1; \
+	    echo "install -m 0640 $$src $$dst"; \
+	    install -m 0640 "$$src" "$$dst" || exit 1; \
+	done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/ctctl
+	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
+	[ ! -d $(DESTDIR)$(ICINGADIR) ] || \
+	    rmdir --ignore-fail-on-non-empty $(DESTDIR)$(ICINGADIR)
+	@echo "uninstall: kept $(foreach c,$(INSTALL_CONFIGS),$(DESTDIR)$(lastword $(subst :, ,$(c)))) (configuration)"
 
 demo: all
 	tests/demo.sh $(BUILD)
