@@ -33,6 +33,9 @@ DEB_BUILD = build-essential pkg-config libwolfssl-dev libcurl4-openssl-dev \
             libjsmn-dev libuv1-dev check
 DEB_TEST  = openssl faketime nginx-light curl python3 clang libclang-rt-14-dev
 DEB_PKGS  = $(DEB_BUILD) $(DEB_TEST)
+# The peers the benchmarks measure against (make bench-deps).
+DEB_BENCH = nagios-nrpe-server nagios-nrpe-plugin monitoring-plugins-basic \
+            monitoring-plugins-contrib bind9-host
 
 # ---------------------------------------------------------------- sources
 COMMON_SRC := $(sort $(wildcard common/*.c))
@@ -72,6 +75,14 @@ DEPS_tls     = tls der util
 DEPS_keys    = keys util
 DEPS_proto   = proto keys der util
 DEPS_state   = poller/state util
+DEPS_conf    = poller/conf keys util
+DEPS_agentconf = agent/conf names util
+DEPS_agentc  = poller/agentc poller/agentc_certs proto tls keys json der util
+DEPS_probe   = poller/probe poller/probejudge poller/probecheck \
+               poller/loglistcache poller/http poller/state poller/output \
+               poller/opts tls loglist json ct cert sig der names util
+DEPS_loglistcache = poller/loglistcache poller/http poller/state \
+               tests/unit/fixture_httpd loglist json sig der util
 DEPS_crtsh   = poller/crtsh poller/state poller/http tests/unit/fixture_httpd \
                json cert sig der names util
 DEPS_certspotter = poller/certspotter poller/state poller/http \
@@ -85,7 +96,7 @@ FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 INTEG_TESTS := $(sort $(wildcard tests/integration/test_*.sh))
 
 .PHONY: all check check-asan unit integration fuzz fuzz-bins fuzz-smoke \
-        bench lint format install uninstall clean deps demo
+        bench bench-deps lint format install uninstall clean deps demo
 
 all: $(PROGS)
 
@@ -118,8 +129,12 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $$(call unit_objs,$$*)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
 
 # Test tools (not installed): mkct signs SCTs for test PKIs.
-TOOLS = $(BUILD)/tests/mkct
+TOOLS = $(BUILD)/tests/mkct $(BUILD)/tests/agentpoke
 $(BUILD)/tests/mkct: $(BUILD)/tests/tools/mkct.o $(patsubst %,$(BUILD)/common/%.o,ct cert sig der util)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+# agentpoke sends forged, replayed and malformed requests to an agent.
+$(BUILD)/tests/agentpoke: $(BUILD)/tests/tools/agentpoke.o $(patsubst %,$(BUILD)/common/%.o,proto tls keys der util)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -169,7 +184,7 @@ FUZZ_SECONDS ?= 10
 fuzz-smoke: fuzz
 	tests/fuzz/smoke.sh build-fuzz $(FUZZ_SECONDS)
 
-bench: all
+bench: all $(TOOLS) bench-deps
 	@for b in $(sort $(wildcard tests/bench/*.sh)); do \
 	    echo "== $$b"; $$b $(BUILD) || exit 1; done
 
@@ -181,6 +196,9 @@ lint:
 format:
 	clang-format -i $(wildcard common/*.[ch] poller/*.[ch] agent/*.[ch] \
 	    tests/unit/*.[ch] tests/fuzz/*.[ch])
+
+bench-deps:
+	$(MAKE) deps DEB_PKGS="$(DEB_BENCH)"
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -249,7 +267,7 @@ uninstall:
 	    rmdir --ignore-fail-on-non-empty $(DESTDIR)$(ICINGADIR)
 	@echo "uninstall: kept $(foreach c,$(INSTALL_CONFIGS),$(DESTDIR)$(lastword $(subst :, ,$(c)))) (configuration)"
 
-demo: all
+demo: all $(TOOLS)
 	tests/demo.sh $(BUILD)
 
 clean:

@@ -56,7 +56,9 @@ struct tls_ctx {
 	bool server;
 	tls_authorize_fn authorize;
 	void *arg;
-	unsigned refs; /* the owner plus one per connection */
+	unsigned refs;      /* the owner plus one per connection */
+	bool probe;         /* tls_ctx_new_probe: no key, no pin */
+	uint64_t linger_ms; /* close_flush's wait for the peer's EOF */
 	/* Server: session ticket keys (see ticket_cb). */
 	uint8_t ticket_key[TLS_TICKET_KEY_BYTES];   /* ChaCha20-Poly1305 */
 	uint8_t peer_key_key[TLS_TICKET_KEY_BYTES]; /* ChaCha20 */
@@ -70,6 +72,7 @@ struct tls_session {
 
 enum conn_state {
 	CONN_CONNECTING, /* client: TCP connect pending */
+	CONN_PLAIN,      /* probe: plaintext phase before TLS (STARTTLS) */
 	CONN_HANDSHAKE,
 	CONN_OPEN,     /* handshake done, peer accepted */
 	CONN_SHUTDOWN, /* draining writes, waiting for the peer's EOF */
@@ -105,6 +108,16 @@ struct tls_conn {
 	uint8_t *early_der; /* the leaf the verify callback checked */
 	size_t early_der_len;
 	char error[TLS_ERROR_TEXT_BYTES];
+	/* Probe connections. */
+	tls_plain_fn on_plain;
+	uint8_t *chain[TLS_PROBE_MAX_CHAIN]; /* the peer's DER, leaf first */
+	size_t chain_len[TLS_PROBE_MAX_CHAIN];
+	size_t n_chain;
+	int alert;   /* fatal alert received, -1 if none */
+	int sys_err; /* libuv error that ended it, 0 if none */
+	uint64_t t_start, t_connected, t_tls, t_done; /* uv_hrtime() */
+	char version[TLS_VERSION_TEXT_BYTES];
+	char cipher[TLS_CIPHER_TEXT_BYTES];
 };
 
 struct write_req {
@@ -436,6 +449,7 @@ ssl_error(struct tls_conn *c, int err)
 	if (err == FATAL_ERROR &&
 	    wolfSSL_get_alert_history(c->ssl, &h) == WOLFSSL_SUCCESS &&
 	    h.last_rx.level == alert_fatal) {
+		c->alert = h.last_rx.code;
 		set_error(c, alert_status(h.last_rx.code),
 		    "TLS alert from peer: %s (%d)",
 		    wolfSSL_alert_desc_string_long(h.last_rx.code),
@@ -453,8 +467,8 @@ ssl_error(struct tls_conn *c, int err)
 		    "certificate key");
 		break;
 	case VERSION_ERROR:
-		set_error(c, CT_ERR_PROTO, "peer does not speak TLS 1.3 (%s)",
-		    text);
+		set_error(c, CT_ERR_PROTO, "peer does not speak TLS %s (%s)",
+		    c->ctx->probe ? "1.2 or 1.3" : "1.3", text);
 		break;
 	case SOCKET_ERROR_E:
 	case SOCKET_PEER_CLOSED_E:
@@ -520,6 +534,75 @@ check_leaf(struct tls_conn *c, const uint8_t *der, size_t len,
 	return accept_key(c, pub);
 }
 
+/* Frees the probe chain copy. */
+static void
+chain_clear(struct tls_conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_chain; i++) {
+		free(c->chain[i]);
+		c->chain[i] = NULL;
+	}
+	c->n_chain = 0;
+}
+
+/*
+ * Copies up to TLS_PROBE_MAX_CHAIN certificates (leaf first) into c. An
+ * oversized certificate is kept as an empty entry so that the positions
+ * stay right. 0 or CT_ERR_NOMEM.
+ */
+static int
+chain_copy(struct tls_conn *c, const uint8_t *const *der, const size_t *len,
+    size_t n)
+{
+	size_t i;
+
+	chain_clear(c);
+	if (n > TLS_PROBE_MAX_CHAIN)
+		n = TLS_PROBE_MAX_CHAIN;
+	for (i = 0; i < n; i++) {
+		c->chain_len[i] = 0;
+		c->n_chain = i + 1;
+		if (der[i] == NULL || len[i] == 0 ||
+		    len[i] > TLS_PEER_CERT_MAX_BYTES)
+			continue;
+		if ((c->chain[i] = malloc(len[i])) == NULL)
+			return CT_ERR_NOMEM;
+		memcpy(c->chain[i], der[i], len[i]);
+		c->chain_len[i] = len[i];
+	}
+	return 0;
+}
+
+/*
+ * A probe's verify callback: accepts everything (the caller judges the
+ * chain), keeping a copy of what the server sent so that it survives a
+ * handshake that fails later.
+ */
+static int
+probe_verify(struct tls_conn *c, WOLFSSL_X509_STORE_CTX *store)
+{
+	const uint8_t *der[TLS_PROBE_MAX_CHAIN];
+	size_t len[TLS_PROBE_MAX_CHAIN], n, i;
+
+	if (store->certs == NULL || store->totalCerts < 1 ||
+	    (size_t)store->totalCerts <= c->n_chain)
+		return 1; /* called again for another certificate */
+	n = (size_t)store->totalCerts;
+	if (n > TLS_PROBE_MAX_CHAIN)
+		n = TLS_PROBE_MAX_CHAIN;
+	for (i = 0; i < n; i++) {
+		der[i] = store->certs[i].buffer;
+		len[i] = store->certs[i].length;
+	}
+	if (chain_copy(c, der, len, n) != 0) {
+		set_error(c, CT_ERR_NOMEM, "out of memory");
+		return 0;
+	}
+	return 1;
+}
+
 /*
  * wolfSSL's verify callback. Nothing here is trusted yet (CertificateVerify
  * comes later); it only lets a refusal end the handshake with an alert.
@@ -539,6 +622,8 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 	    wolfSSL_get_ex_data_X509_STORE_CTX_idx());
 	if (ssl == NULL || (c = wolfSSL_get_app_data(ssl)) == NULL)
 		return 0;
+	if (c->ctx->probe)
+		return probe_verify(c, store);
 	if (c->early_accepted)
 		return 1; /* called again for another certificate */
 	if (store->certs == NULL || store->totalCerts < 1 ||
@@ -833,6 +918,7 @@ on_handle_closed(uv_handle_t *h)
 	}
 	wolfSSL_free(c->ssl);
 	free(c->early_der);
+	chain_clear(c);
 	util_buf_clear(&c->in);
 	tls_ctx_free(c->ctx);
 	util_zero(c, sizeof(*c));
@@ -874,7 +960,7 @@ on_shutdown(uv_shutdown_t *req, int status)
 static void
 close_flush(struct tls_conn *c, bool notify)
 {
-	uint64_t due = TLS_CLOSE_LINGER_MS, left;
+	uint64_t due = c->ctx->linger_ms, left;
 
 	if (c->state >= CONN_SHUTDOWN)
 		return;
@@ -905,6 +991,8 @@ phase(const struct tls_conn *c)
 	switch (c->state) {
 	case CONN_CONNECTING:
 		return "connecting";
+	case CONN_PLAIN:
+		return "in the plaintext phase (STARTTLS)";
 	case CONN_HANDSHAKE:
 		return "in the TLS handshake";
 	default:
@@ -956,6 +1044,8 @@ on_write(uv_write_t *req, int status)
 
 	free(w);
 	if (status < 0 && status != UV_ECANCELED && c->state != CONN_CLOSING) {
+		if (c->sys_err == 0)
+			c->sys_err = status;
 		set_error(c, CT_ERR_IO, "write: %s", uv_strerror(status));
 		close_now(c);
 	}
@@ -1004,12 +1094,55 @@ ssl_failed(struct tls_conn *c, int ret)
 	close_flush(c, false);
 }
 
+/*
+ * A probe's handshake is done: the chain from the session replaces the
+ * verify callback's copy, and the facts are kept for the user.
+ */
+static void
+probe_handshake_done(struct tls_conn *c)
+{
+	WOLFSSL_X509_CHAIN *chain;
+	const uint8_t *der[TLS_PROBE_MAX_CHAIN];
+	size_t len[TLS_PROBE_MAX_CHAIN];
+	const char *v;
+	int i, n, l;
+
+	c->t_done = uv_hrtime();
+	chain = wolfSSL_get_peer_chain(c->ssl);
+	n = chain != NULL ? wolfSSL_get_chain_count(chain) : 0;
+	if (n > TLS_PROBE_MAX_CHAIN)
+		n = TLS_PROBE_MAX_CHAIN;
+	for (i = 0; i < n; i++) {
+		der[i] = wolfSSL_get_chain_cert(chain, i);
+		l = wolfSSL_get_chain_length(chain, i);
+		len[i] = l > 0 ? (size_t)l : 0;
+	}
+	if (n > 0 && chain_copy(c, der, len, (size_t)n) != 0) {
+		set_error(c, CT_ERR_NOMEM, "out of memory");
+		close_now(c);
+		return;
+	}
+	if ((v = wolfSSL_get_version(c->ssl)) != NULL)
+		snprintf(c->version, sizeof(c->version), "%s", v);
+	if ((v = wolfSSL_get_cipher_name(c->ssl)) != NULL)
+		snprintf(c->cipher, sizeof(c->cipher), "%s", v);
+	c->state = CONN_OPEN;
+	c->accepted = true;
+	c->reported = true;
+	if (c->cb.on_handshake != NULL)
+		c->cb.on_handshake(c, 0);
+}
+
 /* Handshake done: check the peer, then tell the user. */
 static void
 handshake_done(struct tls_conn *c)
 {
 	int rc;
 
+	if (c->ctx->probe) {
+		probe_handshake_done(c);
+		return;
+	}
 	c->resumed = wolfSSL_session_reused(c->ssl) == 1;
 	rc = peer_check(c);
 	free(c->early_der);
@@ -1090,6 +1223,36 @@ input_append(struct tls_conn *c, const char *p, size_t n)
 	return util_buf_append(&c->in, p, n);
 }
 
+/*
+ * The plaintext phase: hands every unread byte to on_plain, then acts on
+ * its verdict. The bytes stay in c->in's buffer (nothing appends during
+ * the call) and count as consumed.
+ */
+static void
+plain_input(struct tls_conn *c)
+{
+	char why[TLS_ERROR_TEXT_BYTES];
+	const uint8_t *p = c->in.data + c->in_off;
+	size_t n = c->in.len - c->in_off;
+	int rc;
+
+	c->in.len = c->in_off = 0;
+	why[0] = '\0';
+	rc = c->on_plain(c, p, n, why, sizeof(why));
+	if (c->state != CONN_PLAIN)
+		return; /* closed from the callback */
+	if (rc < 0) {
+		set_error(c, rc, "%s", why[0] ? why : "plaintext phase failed");
+		close_flush(c, false);
+		return;
+	}
+	if (rc == TLS_PLAIN_START) {
+		c->state = CONN_HANDSHAKE;
+		c->t_tls = uv_hrtime();
+		drive(c); /* sends the ClientHello */
+	}
+}
+
 /* The buffer from on_alloc is freed here on every path. */
 static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -1115,17 +1278,23 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	if (nread > 0) {
-		drive(c);
+		if (c->state == CONN_PLAIN)
+			plain_input(c);
+		else
+			drive(c);
 		return;
 	}
 	if (nread == UV_EOF) {
 		c->eof = true;
 		set_error(c, CT_ERR_CLOSED, "peer closed the connection%s",
-		    c->state == CONN_HANDSHAKE ? " in the TLS handshake"
-		                               : " without close_notify");
+		    c->state == CONN_PLAIN           ? " before TLS started"
+		        : c->state == CONN_HANDSHAKE ? " in the TLS handshake"
+		                                     : " without close_notify");
 		close_flush(c, true);
 		return;
 	}
+	if (c->sys_err == 0)
+		c->sys_err = (int)nread;
 	set_error(c, CT_ERR_IO, "read: %s", uv_strerror((int)nread));
 	close_now(c);
 }
@@ -1174,6 +1343,7 @@ ctx_new(bool server, const uint8_t seed[TLS_KEY_BYTES],
 	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
 		return CT_ERR_NOMEM;
 	ctx->refs = 1;
+	ctx->linger_ms = TLS_CLOSE_LINGER_MS;
 	ctx->server = server;
 	ctx->authorize = authorize;
 	ctx->arg = arg;
@@ -1281,6 +1451,8 @@ conn_new(struct tls_ctx *ctx, uv_loop_t *loop, const struct tls_callbacks *cb,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return CT_ERR_NOMEM;
 	util_buf_init(&c->in, TLS_MAX_INPUT_BYTES);
+	c->alert = -1;
+	c->t_start = uv_hrtime();
 	if (cb != NULL)
 		c->cb = *cb;
 	if ((c->ssl = wolfSSL_new(ctx->ssl_ctx)) == NULL) {
@@ -1348,17 +1520,44 @@ on_connect(uv_connect_t *req, int status)
 	if (c->state != CONN_CONNECTING)
 		return; /* closed meanwhile (UV_ECANCELED) */
 	if (status < 0) {
+		c->sys_err = status;
 		set_error(c, CT_ERR_IO, "connect: %s", uv_strerror(status));
 		close_now(c);
 		return;
 	}
-	c->state = CONN_HANDSHAKE;
+	c->t_connected = uv_hrtime();
+	c->state = c->on_plain != NULL ? CONN_PLAIN : CONN_HANDSHAKE;
 	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
 		set_error(c, CT_ERR_IO, "cannot read from the socket");
 		close_now(c);
 		return;
 	}
+	if (c->state == CONN_PLAIN)
+		return; /* the server speaks first */
+	c->t_tls = c->t_connected;
 	drive(c); /* sends the ClientHello */
+}
+
+/*
+ * Starts the TCP connect of a new client connection and arms the default
+ * deadline. On failure the connection is closed silently.
+ */
+static int
+connect_start(struct tls_conn *c, const struct sockaddr *addr)
+{
+	int rc;
+
+	c->state = CONN_CONNECTING;
+	c->connect_req.data = c;
+	if ((rc = uv_tcp_connect(&c->connect_req, &c->tcp, addr, on_connect)) !=
+	    0) {
+		c->silent = true;
+		close_now(c);
+		return rc == UV_EINVAL || rc == UV_EAFNOSUPPORT ? CT_ERR_INVALID
+		                                                : CT_ERR_IO;
+	}
+	tls_set_deadline(c, TLS_DEFAULT_DEADLINE_MS);
+	return 0;
 }
 
 int
@@ -1371,7 +1570,7 @@ tls_connect(struct tls_ctx *ctx, uv_loop_t *loop, const struct sockaddr *addr,
 
 	*out = NULL;
 	if (ctx == NULL || loop == NULL || addr == NULL || ctx->server ||
-	    (pin == NULL && ctx->authorize == NULL))
+	    ctx->probe || (pin == NULL && ctx->authorize == NULL))
 		return CT_ERR_INVALID;
 	if ((rc = conn_new(ctx, loop, cb, &c)) != 0)
 		return rc;
@@ -1382,16 +1581,8 @@ tls_connect(struct tls_ctx *ctx, uv_loop_t *loop, const struct sockaddr *addr,
 	/* A stale or foreign session only costs a full handshake. */
 	if (session != NULL && session->s != NULL)
 		(void)wolfSSL_set_session(c->ssl, session->s);
-	c->state = CONN_CONNECTING;
-	c->connect_req.data = c;
-	if ((rc = uv_tcp_connect(&c->connect_req, &c->tcp, addr, on_connect)) !=
-	    0) {
-		c->silent = true;
-		close_now(c);
-		return rc == UV_EINVAL || rc == UV_EAFNOSUPPORT ? CT_ERR_INVALID
-		                                                : CT_ERR_IO;
-	}
-	tls_set_deadline(c, TLS_DEFAULT_DEADLINE_MS);
+	if ((rc = connect_start(c, addr)) != 0)
+		return rc;
 	*out = c;
 	return 0;
 }
@@ -1518,4 +1709,166 @@ tls_session_free(struct tls_session *s)
 		return;
 	wolfSSL_SESSION_free(s->s);
 	free(s);
+}
+
+/* ------------------------------------------------------------ probe mode */
+
+int
+tls_ctx_new_probe(struct tls_ctx **out)
+{
+	struct tls_ctx *ctx;
+	int groups[] = {WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1,
+	    WOLFSSL_ECC_SECP384R1};
+
+	*out = NULL;
+	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
+		return CT_ERR_NOMEM;
+	ctx->refs = 1;
+	ctx->probe = true;
+	ctx->linger_ms = TLS_PROBE_LINGER_MS;
+	ctx->ssl_ctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
+	if (ctx->ssl_ctx == NULL ||
+	    wolfSSL_CTX_SetMinVersion(ctx->ssl_ctx, WOLFSSL_TLSV1_2) !=
+	        WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_set_groups(ctx->ssl_ctx, groups,
+	        (int)(sizeof(groups) / sizeof(groups[0]))) != WOLFSSL_SUCCESS) {
+		tls_ctx_free(ctx);
+		return CT_ERR_CRYPTO;
+	}
+	/* VERIFY_PEER so that the callback sees (and keeps) the chain; it
+	 * accepts whatever comes. */
+	wolfSSL_CTX_set_verify(ctx->ssl_ctx, WOLFSSL_VERIFY_PEER, verify_cb);
+	wolfSSL_CTX_SetIORecv(ctx->ssl_ctx, io_recv);
+	wolfSSL_CTX_SetIOSend(ctx->ssl_ctx, io_send);
+	*out = ctx;
+	return 0;
+}
+
+/* An SNI host name: 1..TLS_MAX_SNI_BYTES printable bytes, no space. */
+static int
+sni_check(const char *sni, size_t *len)
+{
+	size_t i, n;
+
+	n = strnlen(sni, TLS_MAX_SNI_BYTES + 1);
+	if (n == 0 || n > TLS_MAX_SNI_BYTES)
+		return CT_ERR_INVALID;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)sni[i] <= 0x20 ||
+		    (unsigned char)sni[i] >= 0x7f)
+			return CT_ERR_INVALID;
+	*len = n;
+	return 0;
+}
+
+int
+tls_connect_probe(struct tls_ctx *ctx, uv_loop_t *loop,
+    const struct sockaddr *addr, const struct tls_probe_params *params,
+    const struct tls_callbacks *cb, struct tls_conn **out)
+{
+	struct tls_conn *c;
+	size_t sni_len = 0;
+	int rc;
+
+	*out = NULL;
+	if (ctx == NULL || loop == NULL || addr == NULL || !ctx->probe)
+		return CT_ERR_INVALID;
+	if (params != NULL && params->sni != NULL &&
+	    (rc = sni_check(params->sni, &sni_len)) != 0)
+		return rc;
+	if ((rc = conn_new(ctx, loop, cb, &c)) != 0)
+		return rc;
+	if (sni_len > 0 &&
+	    wolfSSL_UseSNI(c->ssl, WOLFSSL_SNI_HOST_NAME, params->sni,
+	        (unsigned short)sni_len) != WOLFSSL_SUCCESS) {
+		c->silent = true;
+		close_now(c);
+		return CT_ERR_CRYPTO;
+	}
+	if (params != NULL)
+		c->on_plain = params->on_plain;
+	if ((rc = connect_start(c, addr)) != 0)
+		return rc;
+	*out = c;
+	return 0;
+}
+
+int
+tls_plain_write(struct tls_conn *c, const void *p, size_t n)
+{
+	struct write_req *w;
+	uv_buf_t b;
+
+	if (c->state != CONN_PLAIN)
+		return CT_ERR_INVALID;
+	if (n > TLS_MAX_PLAIN_WRITE_BYTES)
+		return CT_ERR_TOO_BIG;
+	if (n == 0)
+		return 0;
+	if ((w = malloc(sizeof(*w) + n)) == NULL)
+		return CT_ERR_NOMEM;
+	memcpy(w->data, p, n);
+	b = uv_buf_init((char *)w->data, (unsigned)n);
+	w->req.data = c;
+	if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+		free(w);
+		return CT_ERR_IO;
+	}
+	return 0;
+}
+
+size_t
+tls_conn_peer_chain_count(const struct tls_conn *c)
+{
+	return c->n_chain;
+}
+
+int
+tls_conn_peer_cert(const struct tls_conn *c, size_t i, const uint8_t **der,
+    size_t *len)
+{
+	if (i >= c->n_chain || c->chain[i] == NULL)
+		return CT_ERR_NOT_FOUND;
+	*der = c->chain[i];
+	*len = c->chain_len[i];
+	return 0;
+}
+
+const char *
+tls_conn_version(const struct tls_conn *c)
+{
+	return c->version;
+}
+
+const char *
+tls_conn_cipher(const struct tls_conn *c)
+{
+	return c->cipher;
+}
+
+int
+tls_conn_alert(const struct tls_conn *c)
+{
+	return c->alert;
+}
+
+int
+tls_conn_sys_error(const struct tls_conn *c)
+{
+	return c->sys_err;
+}
+
+static double
+span_ms(uint64_t from, uint64_t to)
+{
+	return from != 0 && to >= from ? (double)(to - from) / 1e6 : 0.0;
+}
+
+void
+tls_conn_times(const struct tls_conn *c, struct tls_times *t)
+{
+	t->connect_ms = span_ms(c->t_start, c->t_connected);
+	t->plain_ms =
+	    c->on_plain != NULL ? span_ms(c->t_connected, c->t_tls) : 0.0;
+	t->handshake_ms = span_ms(c->t_tls, c->t_done);
 }

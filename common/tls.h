@@ -28,6 +28,10 @@
  * negative enum ct_err values plus a text from tls_conn_error(). This is
  * the only common/ file that includes uv.h.
  *
+ * A probe mode (at the end of this file) reuses the same glue for a plain
+ * TLS 1.2/1.3 client that looks at someone else's server: no key, no pin,
+ * SNI, an optional plaintext phase for STARTTLS, and the presented chain.
+ *
  * Callers must ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)): libuv does not,
  * and a write to a reset peer would otherwise kill the process.
  */
@@ -219,5 +223,94 @@ int tls_make_cert(const uint8_t seed[TLS_KEY_BYTES],
     const uint8_t pub[TLS_KEY_BYTES], const char *cn, uint8_t **der,
     size_t *der_len);
 int tls_cert_pub(const uint8_t *der, size_t len, uint8_t pub[TLS_KEY_BYTES]);
+
+/*
+ * Probe mode: a TLS 1.2 or 1.3 client for looking at someone else's
+ * server (the remote certificate probe), on the same libuv glue. It has
+ * no certificate of its own and no pin: every X.509 verdict is overridden
+ * (the verify callback accepts), so the handshake completes with whatever
+ * chain the server presents, and the caller judges that chain itself
+ * from tls_conn_peer_cert(). Nothing of the chain is trusted here.
+ *
+ * An optional plaintext phase runs before the handshake (STARTTLS): the
+ * server's bytes go to on_plain, which answers with tls_plain_write()
+ * and returns TLS_PLAIN_START once the server agreed to start TLS. The
+ * protocol dialogs themselves live with the caller.
+ *
+ * on_handshake(0) means the handshake completed: the peer's chain,
+ * version, cipher and timings are then available, and stay so until
+ * on_close returns (a chain seen in a handshake that failed later is
+ * kept too). tls_close() after the handshake sends close_notify and
+ * waits for the server's EOF at most TLS_PROBE_LINGER_MS.
+ */
+#define TLS_PROBE_MAX_CHAIN 16         /* certificates kept from one server */
+#define TLS_PROBE_LINGER_MS 500        /* close wait after close_notify */
+#define TLS_MAX_PLAIN_WRITE_BYTES 4096 /* one tls_plain_write */
+#define TLS_MAX_SNI_BYTES 255
+#define TLS_VERSION_TEXT_BYTES 16
+#define TLS_CIPHER_TEXT_BYTES 64
+
+/* on_plain's verdicts (a negative ct_err fails the connection). */
+#define TLS_PLAIN_MORE 0  /* keep reading plaintext */
+#define TLS_PLAIN_START 1 /* the server agreed: start the handshake */
+
+/*
+ * Receives the server's plaintext (the bytes are valid during the call
+ * only; all of them count as consumed). It may call tls_plain_write. It
+ * returns TLS_PLAIN_MORE, TLS_PLAIN_START (there must be nothing left to
+ * read: bytes after the server's go-ahead are the caller's to refuse), or
+ * a negative ct_err with a reason in why (whysz bytes), which ends the
+ * connection with that status and text.
+ */
+typedef int (*tls_plain_fn)(struct tls_conn *c, const uint8_t *p, size_t n,
+    char *why, size_t whysz);
+
+struct tls_probe_params {
+	const char *sni;       /* server name to send, or NULL: none */
+	tls_plain_fn on_plain; /* NULL: TLS right after connecting */
+};
+
+/* Timings of a probe connection, in milliseconds (0 when not reached). */
+struct tls_times {
+	double connect_ms;   /* tls_connect_probe to TCP established */
+	double plain_ms;     /* TCP established to TLS_PLAIN_START */
+	double handshake_ms; /* start of the handshake to its end */
+};
+
+/* A probe context (no key, no pin). 0 and *out set, or a negative ct_err. */
+int tls_ctx_new_probe(struct tls_ctx **out);
+
+/*
+ * Connects to addr with a probe context, then runs the plaintext phase
+ * (when params->on_plain is set) and the handshake. An SNI that is not
+ * 1..TLS_MAX_SNI_BYTES printable bytes is CT_ERR_INVALID. Otherwise as
+ * tls_connect.
+ */
+int tls_connect_probe(struct tls_ctx *ctx, uv_loop_t *loop,
+    const struct sockaddr *addr, const struct tls_probe_params *params,
+    const struct tls_callbacks *cb, struct tls_conn **out);
+
+/*
+ * Sends plaintext during the plaintext phase (from on_plain). The bytes
+ * are copied. 0, CT_ERR_INVALID outside the phase, CT_ERR_TOO_BIG past
+ * TLS_MAX_PLAIN_WRITE_BYTES, CT_ERR_IO.
+ */
+int tls_plain_write(struct tls_conn *c, const void *p, size_t n);
+
+/* The peer's certificates as sent (DER, leaf first). */
+size_t tls_conn_peer_chain_count(const struct tls_conn *c);
+/* Certificate i: 0 with a view valid until on_close returns, or
+ * CT_ERR_NOT_FOUND. */
+int tls_conn_peer_cert(const struct tls_conn *c, size_t i, const uint8_t **der,
+    size_t *len);
+/* "TLSv1.3", "TLSv1.2" once the handshake is done, else "". */
+const char *tls_conn_version(const struct tls_conn *c);
+/* The negotiated cipher suite's name, or "". */
+const char *tls_conn_cipher(const struct tls_conn *c);
+/* The fatal alert the peer sent (RFC 8446 6), or -1 when none. */
+int tls_conn_alert(const struct tls_conn *c);
+/* The libuv error (UV_ECONNREFUSED, ...) that ended it, or 0. */
+int tls_conn_sys_error(const struct tls_conn *c);
+void tls_conn_times(const struct tls_conn *c, struct tls_times *t);
 
 #endif

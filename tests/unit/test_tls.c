@@ -1645,6 +1645,423 @@ START_TEST(test_bench_handshakes)
 }
 END_TEST
 
+
+/* ------------------------------------------------------------ probe mode */
+
+/* A blocking wolfSSL server in a thread, for the probe client. */
+struct pserver {
+	pthread_t thread;
+	int lfd;
+	struct sockaddr_in addr;
+	struct keypair key;
+	uint8_t *cert;
+	size_t cert_len;
+	bool tls12_only;
+	const char *sni_abort; /* refuse other names with an alert */
+	const char *greeting;  /* plaintext phase: sent first */
+	const char *go;        /* sent after a line arrives */
+	char got_line[128];    /* the client's plaintext line */
+	char got_sni[128];
+	int accept_ret;
+};
+
+static void *
+pserver_run(void *arg)
+{
+	struct pserver *ps = arg;
+	WOLFSSL_CTX *ctx;
+	WOLFSSL *ssl = NULL;
+	ed25519_key k;
+	uint8_t kder[128];
+	char buf[256];
+	void *sni = NULL;
+	int fd, kl;
+	size_t n = 0;
+	ssize_t r;
+	struct timeval tv = {FOREIGN_RCV_TIMEOUT_S, 0};
+
+	fd = accept(ps->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (ps->greeting != NULL) {
+		(void)!write(fd, ps->greeting, strlen(ps->greeting));
+		if (ps->go == NULL) {
+			(void)!read(fd, buf, sizeof(buf));
+			close(fd);
+			return NULL;
+		}
+		while (n + 1 < sizeof(ps->got_line) &&
+		    (r = read(fd, ps->got_line + n, 1)) == 1 &&
+		    ps->got_line[n++] != '\n')
+			;
+		(void)!write(fd, ps->go, strlen(ps->go));
+	}
+	ctx = wolfSSL_CTX_new(ps->tls12_only ? wolfTLSv1_2_server_method()
+	                                     : wolfSSLv23_server_method());
+	wc_ed25519_init(&k);
+	wc_ed25519_import_private_key(ps->key.seed, TLS_KEY_BYTES, ps->key.pub,
+	    TLS_KEY_BYTES, &k);
+	kl = wc_Ed25519PrivateKeyToDer(&k, kder, sizeof(kder));
+	wc_ed25519_free(&k);
+	wolfSSL_CTX_use_certificate_buffer(ctx, ps->cert, (long)ps->cert_len,
+	    WOLFSSL_FILETYPE_ASN1);
+	wolfSSL_CTX_use_PrivateKey_buffer(ctx, kder, kl, WOLFSSL_FILETYPE_ASN1);
+	if (ps->sni_abort != NULL) {
+		wolfSSL_CTX_UseSNI(ctx, WOLFSSL_SNI_HOST_NAME, ps->sni_abort,
+		    (unsigned short)strlen(ps->sni_abort));
+		/* options 0: a mismatch aborts with unrecognized_name */
+		(void)0;
+	}
+	ssl = wolfSSL_new(ctx);
+	wolfSSL_set_fd(ssl, fd);
+	ps->accept_ret = wolfSSL_accept(ssl);
+	if (ps->accept_ret == WOLFSSL_SUCCESS) {
+		unsigned short sl =
+		    wolfSSL_SNI_GetRequest(ssl, WOLFSSL_SNI_HOST_NAME, &sni);
+		if (sni != NULL && sl < sizeof(ps->got_sni))
+			memcpy(ps->got_sni, sni, sl);
+		wolfSSL_shutdown(ssl);
+	}
+	wolfSSL_free(ssl);
+	wolfSSL_CTX_free(ctx);
+	close(fd);
+	return NULL;
+}
+
+static void
+pserver_start(struct pserver *ps)
+{
+	socklen_t len = sizeof(ps->addr);
+	int one = 1;
+
+	keypair_make(&ps->key, 0x51);
+	ck_assert_int_eq(tls_make_cert(ps->key.seed, ps->key.pub,
+	                     "www.example.org", &ps->cert, &ps->cert_len),
+	    0);
+	ps->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(ps->lfd, 0);
+	setsockopt(ps->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&ps->addr, 0, sizeof(ps->addr));
+	ps->addr.sin_family = AF_INET;
+	ps->addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(ps->lfd, (struct sockaddr *)&ps->addr,
+	                     sizeof(ps->addr)),
+	    0);
+	ck_assert_int_eq(getsockname(ps->lfd, (struct sockaddr *)&ps->addr,
+	                     &len),
+	    0);
+	ck_assert_int_eq(listen(ps->lfd, 4), 0);
+	ck_assert_int_eq(pthread_create(&ps->thread, NULL, pserver_run, ps), 0);
+}
+
+static void
+pserver_join(struct pserver *ps)
+{
+	pthread_join(ps->thread, NULL);
+	close(ps->lfd);
+	free(ps->cert);
+}
+
+/* What the probe client saw. */
+struct pclient {
+	int hs_calls, hs_status, close_calls, close_status;
+	char error[TLS_ERROR_TEXT_BYTES];
+	size_t n_chain;
+	uint8_t *leaf;
+	size_t leaf_len;
+	char version[TLS_VERSION_TEXT_BYTES];
+	int alert, sys_err;
+	struct tls_times times;
+	/* plaintext phase */
+	const char *send_on_greeting;
+	bool refuse;
+	char plain[256];
+	size_t plain_len;
+	int plain_calls;
+};
+
+static void
+pc_handshake(struct tls_conn *c, int status)
+{
+	struct pclient *pc = tls_conn_arg(c);
+	const uint8_t *der;
+	size_t len;
+
+	pc->hs_calls++;
+	pc->hs_status = status;
+	if (status != 0)
+		return;
+	pc->n_chain = tls_conn_peer_chain_count(c);
+	if (tls_conn_peer_cert(c, 0, &der, &len) == 0) {
+		pc->leaf = malloc(len);
+		memcpy(pc->leaf, der, len);
+		pc->leaf_len = len;
+	}
+	ck_assert_int_eq(tls_conn_peer_cert(c, pc->n_chain, &der, &len),
+	    CT_ERR_NOT_FOUND);
+	snprintf(pc->version, sizeof(pc->version), "%s", tls_conn_version(c));
+	ck_assert_str_ne(tls_conn_cipher(c), "");
+	tls_close(c);
+}
+
+static void
+pc_close(struct tls_conn *c, int status)
+{
+	struct pclient *pc = tls_conn_arg(c);
+
+	pc->close_calls++;
+	pc->close_status = status;
+	snprintf(pc->error, sizeof(pc->error), "%s", tls_conn_error(c));
+	pc->alert = tls_conn_alert(c);
+	pc->sys_err = tls_conn_sys_error(c);
+	tls_conn_times(c, &pc->times);
+}
+
+static int
+pc_plain(struct tls_conn *c, const uint8_t *p, size_t n, char *why,
+    size_t whysz)
+{
+	struct pclient *pc = tls_conn_arg(c);
+
+	pc->plain_calls++;
+	ck_assert_uint_lt(pc->plain_len + n, sizeof(pc->plain));
+	memcpy(pc->plain + pc->plain_len, p, n);
+	pc->plain_len += n;
+	pc->plain[pc->plain_len] = '\0';
+	if (strchr(pc->plain, '\n') == NULL)
+		return TLS_PLAIN_MORE;
+	if (pc->refuse) {
+		snprintf(why, whysz, "refused by the test");
+		return CT_ERR_PROTO;
+	}
+	if (strncmp(pc->plain, "220 hello", 9) == 0) {
+		ck_assert_int_eq(tls_plain_write(c, pc->send_on_greeting,
+		                     strlen(pc->send_on_greeting)),
+		    0);
+		pc->plain_len = 0;
+		return TLS_PLAIN_MORE;
+	}
+	ck_assert_msg(strncmp(pc->plain, "220 go", 6) == 0, "%s", pc->plain);
+	return TLS_PLAIN_START;
+}
+
+static const struct tls_callbacks pc_cbs = {
+    .on_handshake = pc_handshake,
+    .on_close = pc_close,
+};
+
+/* One probe connection to addr; runs the loop until it closed. */
+static void
+probe_once(const struct sockaddr_in *addr, const char *sni, bool plain,
+    struct pclient *pc)
+{
+	uv_loop_t loop;
+	struct tls_ctx *ctx;
+	struct tls_conn *c;
+	struct tls_probe_params pp = {sni, plain ? pc_plain : NULL};
+	struct tls_callbacks cb = pc_cbs;
+
+	ck_assert_int_eq(uv_loop_init(&loop), 0);
+	ck_assert_int_eq(tls_ctx_new_probe(&ctx), 0);
+	cb.arg = pc;
+	ck_assert_int_eq(tls_connect_probe(ctx, &loop,
+	                     (const struct sockaddr *)addr, &pp, &cb, &c),
+	    0);
+	tls_ctx_free(ctx); /* the connection keeps its reference */
+	uv_run(&loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&loop), 0);
+	ck_assert_int_eq(pc->hs_calls, 1);
+	ck_assert_int_eq(pc->close_calls, 1);
+}
+
+START_TEST(test_probe_chain_tls13)
+{
+	struct pserver ps;
+	struct pclient pc;
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&pc, 0, sizeof(pc));
+	pserver_start(&ps);
+	probe_once(&ps.addr, "www.example.org", false, &pc);
+	ck_assert_uint_eq(pc.leaf_len, ps.cert_len);
+	ck_assert_mem_eq(pc.leaf, ps.cert, ps.cert_len);
+	pserver_join(&ps);
+	ck_assert_int_eq(pc.hs_status, 0);
+	ck_assert_int_eq(pc.close_status, 0);
+	ck_assert_uint_eq(pc.n_chain, 1);
+	ck_assert_str_eq(pc.version, "TLSv1.3");
+	ck_assert_str_eq(ps.got_sni, "www.example.org");
+	ck_assert_int_eq(pc.alert, -1);
+	ck_assert(pc.times.connect_ms > 0);
+	ck_assert(pc.times.handshake_ms > 0);
+	ck_assert(pc.times.plain_ms == 0);
+	free(pc.leaf);
+}
+END_TEST
+
+START_TEST(test_probe_tls12_no_sni)
+{
+	struct pserver ps;
+	struct pclient pc;
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&pc, 0, sizeof(pc));
+	ps.tls12_only = true;
+	pserver_start(&ps);
+	probe_once(&ps.addr, NULL, false, &pc);
+	pserver_join(&ps);
+	ck_assert_int_eq(pc.hs_status, 0);
+	ck_assert_str_eq(pc.version, "TLSv1.2");
+	ck_assert_uint_eq(pc.n_chain, 1);
+	ck_assert_str_eq(ps.got_sni, "");
+	free(pc.leaf);
+}
+END_TEST
+
+/* STARTTLS-like: greeting, a line from us, the go-ahead, then TLS. */
+START_TEST(test_probe_plaintext_phase)
+{
+	struct pserver ps;
+	struct pclient pc;
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&pc, 0, sizeof(pc));
+	ps.greeting = "220 hello\r\n";
+	ps.go = "220 go ahead\r\n";
+	pc.send_on_greeting = "STARTTLS\r\n";
+	pserver_start(&ps);
+	probe_once(&ps.addr, "www.example.org", true, &pc);
+	pserver_join(&ps);
+	ck_assert_str_eq(ps.got_line, "STARTTLS\r\n");
+	ck_assert_int_eq(pc.hs_status, 0);
+	ck_assert_uint_eq(pc.n_chain, 1);
+	ck_assert(pc.times.plain_ms > 0);
+	ck_assert_int_ge(pc.plain_calls, 2);
+	free(pc.leaf);
+}
+END_TEST
+
+START_TEST(test_probe_plaintext_refused)
+{
+	struct pserver ps;
+	struct pclient pc;
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&pc, 0, sizeof(pc));
+	ps.greeting = "554 go away\r\n";
+	pc.refuse = true;
+	pserver_start(&ps);
+	probe_once(&ps.addr, "www.example.org", true, &pc);
+	pserver_join(&ps);
+	ck_assert_int_eq(pc.hs_status, CT_ERR_PROTO);
+	ck_assert_int_eq(pc.close_status, CT_ERR_PROTO);
+	ck_assert_str_eq(pc.error, "refused by the test");
+	ck_assert_uint_eq(pc.n_chain, 0);
+}
+END_TEST
+
+/* The peer closes during the plaintext phase. */
+START_TEST(test_probe_plaintext_eof)
+{
+	struct pserver ps;
+	struct pclient pc;
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&pc, 0, sizeof(pc));
+	ps.greeting = "220 hello\r\n";
+	pc.send_on_greeting = "STARTTLS\r\n";
+	pserver_start(&ps); /* no go: reads our line, then closes */
+	probe_once(&ps.addr, NULL, true, &pc);
+	pserver_join(&ps);
+	ck_assert_int_eq(pc.close_status, CT_ERR_CLOSED);
+	ck_assert_msg(strstr(pc.error, "before TLS") != NULL, "%s", pc.error);
+}
+END_TEST
+
+START_TEST(test_probe_sni_alert)
+{
+	struct pserver ps;
+	struct pclient pc;
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&pc, 0, sizeof(pc));
+	ps.sni_abort = "www.example.org";
+	pserver_start(&ps);
+	probe_once(&ps.addr, "other.example.org", false, &pc);
+	pserver_join(&ps);
+	ck_assert_int_ne(pc.hs_status, 0);
+	ck_assert_int_eq(pc.alert, 112); /* unrecognized_name */
+	ck_assert_msg(strstr(pc.error, "alert") != NULL, "%s", pc.error);
+	ck_assert_int_ne(ps.accept_ret, WOLFSSL_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_probe_refused)
+{
+	struct pserver ps;
+	struct pclient pc;
+	socklen_t len = sizeof(ps.addr);
+
+	memset(&ps, 0, sizeof(ps));
+	memset(&pc, 0, sizeof(pc));
+	ps.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ps.addr.sin_family = AF_INET;
+	ps.addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(ps.lfd, (struct sockaddr *)&ps.addr,
+	                     sizeof(ps.addr)),
+	    0);
+	ck_assert_int_eq(getsockname(ps.lfd, (struct sockaddr *)&ps.addr, &len),
+	    0);
+	close(ps.lfd); /* bound, never listening: refused */
+	probe_once(&ps.addr, "www.example.org", false, &pc);
+	ck_assert_int_eq(pc.close_status, CT_ERR_IO);
+	ck_assert_int_eq(pc.sys_err, UV_ECONNREFUSED);
+	ck_assert_int_eq(pc.alert, -1);
+	ck_assert(pc.times.connect_ms == 0);
+}
+END_TEST
+
+START_TEST(test_probe_bad_calls)
+{
+	struct fixture *fx = fx_new(false);
+	struct tls_ctx *pctx;
+	struct tls_conn *c = (struct tls_conn *)&fx; /* must be reset */
+	struct tls_probe_params pp = {"bad name", NULL};
+	char long_sni[TLS_MAX_SNI_BYTES + 2];
+
+	ck_assert_int_eq(tls_ctx_new_probe(&pctx), 0);
+	/* A probe context is not for pinned connections, and back. */
+	ck_assert_int_eq(tls_connect(pctx, &fx->loop,
+	                     (const struct sockaddr *)&fx->addr, fx->skey.pub,
+	                     NULL, &side_cbs, &c),
+	    CT_ERR_INVALID);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(tls_connect_probe(fx->cctx, &fx->loop,
+	                     (const struct sockaddr *)&fx->addr, NULL,
+	                     &side_cbs, &c),
+	    CT_ERR_INVALID);
+	ck_assert_int_eq(tls_connect_probe(pctx, &fx->loop,
+	                     (const struct sockaddr *)&fx->addr, &pp, &side_cbs,
+	                     &c),
+	    CT_ERR_INVALID);
+	memset(long_sni, 'a', sizeof(long_sni) - 1);
+	long_sni[sizeof(long_sni) - 1] = '\0';
+	pp.sni = long_sni;
+	ck_assert_int_eq(tls_connect_probe(pctx, &fx->loop,
+	                     (const struct sockaddr *)&fx->addr, &pp, &side_cbs,
+	                     &c),
+	    CT_ERR_INVALID);
+	pp.sni = "";
+	ck_assert_int_eq(tls_connect_probe(pctx, &fx->loop,
+	                     (const struct sockaddr *)&fx->addr, &pp, &side_cbs,
+	                     &c),
+	    CT_ERR_INVALID);
+	tls_ctx_free(pctx);
+	fx_free(fx);
+}
+END_TEST
+
 static Suite *
 tls_suite(void)
 {
@@ -1681,6 +2098,14 @@ tls_suite(void)
 	tcase_add_test(tc, test_resumption_after_cache_eviction);
 	tcase_add_test(tc, test_resumption_foreign_ticket);
 	tcase_add_test(tc, test_bench_handshakes);
+	tcase_add_test(tc, test_probe_chain_tls13);
+	tcase_add_test(tc, test_probe_tls12_no_sni);
+	tcase_add_test(tc, test_probe_plaintext_phase);
+	tcase_add_test(tc, test_probe_plaintext_refused);
+	tcase_add_test(tc, test_probe_plaintext_eof);
+	tcase_add_test(tc, test_probe_sni_alert);
+	tcase_add_test(tc, test_probe_refused);
+	tcase_add_test(tc, test_probe_bad_calls);
 	suite_add_tcase(s, tc);
 	return s;
 }
