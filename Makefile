@@ -31,7 +31,8 @@ LIBS = $(PKG_LIBS) -lm
 # Debian packages the build and the tests need (make deps).
 DEB_BUILD = build-essential pkg-config libwolfssl-dev libcurl4-openssl-dev \
             libjsmn-dev libuv1-dev check
-DEB_TEST  = openssl faketime nginx-light curl python3 clang libclang-rt-14-dev
+DEB_TEST  = openssl faketime nginx-light curl python3 clang libclang-rt-14-dev \
+            icinga2
 DEB_PKGS  = $(DEB_BUILD) $(DEB_TEST)
 # The peers the benchmarks measure against (make bench-deps).
 DEB_BENCH = nagios-nrpe-server nagios-nrpe-plugin monitoring-plugins-basic \

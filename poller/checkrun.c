@@ -414,6 +414,14 @@ on_unknown(void *arg, const struct store_rec *rec, bool untrusted, bool young)
 				    r->out->lines[i].state);
 		}
 	}
+	/*
+	 * The baseline never takes a certificate from an issuer outside
+	 * --trusted-issuer-certs: that one needs a person's yes.
+	 */
+	if (accept && untrusted && r->cfg->accept_existing) {
+		accept = false;
+		r->refused_baseline++;
+	}
 	if (!accept) {
 		if (!r->cfg->interactive)
 			verdict_report(r->out, r->seen, rec, untrusted, young);
@@ -465,6 +473,12 @@ judge(struct run *r)
 		    "%zu certificates accepted as known into --db%s",
 		    r->accepted,
 		    r->cfg->accept_existing ? " (first-run baseline)" : "");
+	if (r->refused_baseline > 0)
+		output_add(r->out, OUTPUT_CRITICAL,
+		    "%zu certificates from untrusted issuers were not "
+		    "accepted into the baseline: check them, then use "
+		    "--interactive or ct-agent --import",
+		    r->refused_baseline);
 	for (i = 0; i < r->cfg->n_watches && o + 8 < sizeof(ws); i++)
 		o += (size_t)snprintf(ws + o, sizeof(ws) - o, "%s%s%s",
 		    i ? ", " : "", r->cfg->watches[i].subdomains ? "." : "",

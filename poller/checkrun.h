@@ -24,6 +24,7 @@ struct run {
 	int64_t now;
 	int64_t t0_ms;
 	size_t accepted;
+	size_t refused_baseline; /* untrusted, kept out of --accept-existing */
 	size_t seen_new;
 	size_t logged;
 	size_t agents_ok, agents_failed;

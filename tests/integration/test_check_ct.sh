@@ -212,6 +212,20 @@ expect_out "--learn: 2 local certificates recorded in --db (2 new)"
 run "$cc" -H www.example.org "${src[@]}" --state-dir "$s" --db "$T/db"
 expect_status 2
 expect_out "unknown=1;;0;0"
+# The baseline never takes a certificate from an untrusted issuer.
+serve $((2 * 86400)) "$T/cur.pem" "$T/cdn.pem" "$T/evil.pem"
+s2=$(st)
+run "$cc" -H www.example.org "${src[@]}" --state-dir "$s2" --accept-existing \
+    --trusted-issuer-certs "$T/trusted"
+expect_status 2
+expect_out "2 certificates accepted as known into --db (first-run baseline)"
+expect_out "1 certificates from untrusted issuers were not accepted"
+expect_out "Evil CA"
+run "$cc" -H www.example.org "${src[@]}" --state-dir "$s2" \
+    --trusted-issuer-certs "$T/trusted"
+expect_status 2
+expect_out "unknown=1;;0;0"
+expect_out "untrusted=1;;0;0"
 # --interactive refuses without a terminal, and says so.
 run "$cc" -H www.example.org "${src[@]}" --state-dir "$s" --interactive \
     </dev/null
