@@ -62,6 +62,10 @@
 #define TLS_CLOSE_LINGER_MS 2000
 /* How long a server's session ticket may be used to resume. */
 #define TLS_TICKET_LIFETIME_S 3600
+/* TLS 1.3 suites between our own ends, preferred first. */
+#define TLS_AGENT_CIPHERS                                                      \
+	"TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:"             \
+	"TLS13-AES256-GCM-SHA384"
 /* Size of the last-error text, NUL included. */
 #define TLS_ERROR_TEXT_BYTES 160
 
