@@ -264,10 +264,11 @@ agent_cb(struct agentc_req *req, struct agentc_result *res, void *arg)
 	a->req = NULL;
 	a->status = res->status;
 	if (res->status != 0) {
-		say(a->error, sizeof(a->error), "%s",
-		    a->n->timed_out && res->status == CT_ERR_TIMEOUT ?
-			"timeout: -t ran out" :
-			res->error);
+		if (a->n->timed_out)
+			say(a->error, sizeof(a->error),
+			    "timeout: -t ran out (%s)", res->error);
+		else
+			say(a->error, sizeof(a->error), "%s", res->error);
 	} else if (agentc_parse_certs(res->body, res->body_len, &a->certs,
 		       err, sizeof(err)) != 0) {
 		a->status = CT_ERR_PROTO;
@@ -382,7 +383,9 @@ agents_collect(struct net *n)
 
 		util_sanitize(a->name, strlen(a->name), name, sizeof(name));
 		if (!a->have_certs) {
-			r->agents_failed++;
+			if (r->agents_failed++ == 0)
+				say(r->failed_agent, sizeof(r->failed_agent),
+				    "%s", name);
 			output_add(r->out, r->cfg->agent_error_state,
 			    "agent %s: %s", name,
 			    a->error[0] ? a->error : "no answer");

@@ -400,7 +400,7 @@ on_unknown(void *arg, const struct store_rec *rec, bool untrusted, bool young)
 	char line[32];
 
 	if (r->cfg->interactive) {
-		verdict_report(r->out, r->seen, rec, untrusted, young);
+		verdict_report(r->out, r->seen, rec, untrusted, young, r->vo);
 		fprintf(stderr, "%s\nAccept this certificate as known (y/N)? ",
 		    r->out->lines[r->out->n - 1].text);
 		accept = fgets(line, sizeof(line), stdin) != NULL &&
@@ -424,7 +424,7 @@ on_unknown(void *arg, const struct store_rec *rec, bool untrusted, bool young)
 	}
 	if (!accept) {
 		if (!r->cfg->interactive)
-			verdict_report(r->out, r->seen, rec, untrusted, young);
+			verdict_report(r->out, r->seen, rec, untrusted, young, r->vo);
 		return;
 	}
 	if (store_load_cert(r->seen, rec->tbs_sha256, &c) != 0 ||
@@ -434,7 +434,7 @@ on_unknown(void *arg, const struct store_rec *rec, bool untrusted, bool young)
 		r->now, &added) != 0) {
 		output_add(r->out, OUTPUT_UNKNOWN,
 		    "cannot record an accepted certificate in --db");
-		verdict_report(r->out, r->seen, rec, untrusted, young);
+		verdict_report(r->out, r->seen, rec, untrusted, young, r->vo);
 	} else {
 		r->accepted++;
 	}
@@ -457,6 +457,9 @@ judge(struct run *r)
 	vo.now = r->now;
 	vo.grace_s = r->cfg->grace_s;
 	vo.include_expired = r->cfg->include_expired;
+	vo.unproven_agent = r->failed_agent[0] ? r->failed_agent : NULL;
+	vo.unproven_state = r->cfg->agent_error_state;
+	r->vo = &vo;
 	if (r->cfg->accept_existing || r->cfg->interactive) {
 		vo.unknown_cb = on_unknown;
 		vo.unknown_arg = r;
@@ -468,6 +471,7 @@ judge(struct run *r)
 		vo.unknown_cb = NULL;
 	}
 	verdict_run(&vo, &r->known, r->seen, r->out, &vc);
+	r->vo = NULL;
 	if (r->accepted > 0 || r->cfg->accept_existing)
 		output_add(r->out, OUTPUT_OK,
 		    "%zu certificates accepted as known into --db%s",
@@ -489,8 +493,10 @@ judge(struct run *r)
 		output_summary(r->out,
 		    "%s: %zu certificate%s in CT on none of your servers%s%s",
 		    ws, bad, bad == 1 ? "" : "s",
-		    vc.untrusted ? " (untrusted issuer: " : "",
-		    vc.untrusted ? "see below)" : "");
+		    vc.untrusted ? " (untrusted issuer: see below)" : "",
+		    vc.unproven ? " that answered (an agent could not be "
+				  "asked)" :
+				  "");
 	} else if (r->out->state == OUTPUT_OK) {
 		output_summary(r->out,
 		    "%s: %zu certificate%s in CT, all known", ws, vc.ct_certs,

@@ -28,6 +28,8 @@ struct run {
 	size_t seen_new;
 	size_t logged;
 	size_t agents_ok, agents_failed;
+	char failed_agent[256]; /* the first agent that could not be asked */
+	const struct verdict_opts *vo; /* while judging */
 };
 
 /* checkrun.c */

@@ -99,6 +99,14 @@ struct verdict_opts {
 	int64_t now;
 	int64_t grace_s;
 	bool include_expired;
+	/*
+	 * When an agent could not be asked, a certificate none of the others
+	 * has may still be its: not CRITICAL then, but unproven_state (the
+	 * --agent-error-state), naming the agent. Untrusted issuers stay
+	 * CRITICAL.
+	 */
+	const char *unproven_agent; /* NULL: every agent answered */
+	enum output_state unproven_state;
 	/* Called for each unknown record instead of reporting it. */
 	void (*unknown_cb)(void *arg, const struct store_rec *r,
 	    bool untrusted, bool young);
@@ -111,6 +119,7 @@ struct verdict_counts {
 	size_t unknown;   /* includes untrusted and young */
 	size_t untrusted;
 	size_t young;
+	size_t unproven;  /* unknown while an agent could not be asked */
 	size_t expired;   /* ignored */
 };
 
@@ -125,7 +134,8 @@ const struct names_watch *verdict_match(const struct names_watch *w,
 int verdict_run(const struct verdict_opts *o, struct known *known,
     const struct store *seen, struct output *out, struct verdict_counts *vc);
 void verdict_report(struct output *out, const struct store *seen,
-    const struct store_rec *r, bool untrusted, bool young);
+    const struct store_rec *r, bool untrusted, bool young,
+    const struct verdict_opts *o);
 
 /* check_ct.c, checkrun.c: one run of the plugin. */
 #define CHECK_MAX_WATCHES 64

@@ -158,6 +158,7 @@ report_unknown(struct judge *j, const struct store_rec *r, bool untrusted,
 	char issuer[256] = "?", serial[80];
 	struct ct_cert *c = NULL;
 	enum output_state st;
+	bool unproven;
 
 	util_hex_encode(r->tbs_sha256, 32, tbs);
 	tbs[16] = '\0';
@@ -171,16 +172,23 @@ report_unknown(struct judge *j, const struct store_rec *r, bool untrusted,
 		    sizeof(issuer));
 		cert_free(c);
 	}
-	st = untrusted || !young ? OUTPUT_CRITICAL : OUTPUT_WARNING;
+	unproven = !untrusted && j->o != NULL && j->o->unproven_agent != NULL;
+	st = untrusted ? OUTPUT_CRITICAL :
+	    unproven   ? j->o->unproven_state :
+	    young      ? OUTPUT_WARNING :
+			 OUTPUT_CRITICAL;
 	output_add(j->out, st,
 	    "%s %s (%s) tbs %s serial %s issuer \"%s\" for %s, "
-	    "notBefore %s: %s",
+	    "notBefore %s: %s%s%s",
 	    untrusted ? "untrusted" : young ? "new" : "unknown",
 	    r->precert ? "precertificate" : "certificate", src, tbs, serial,
 	    issuer, names, nb,
 	    untrusted ? "not signed by a trusted issuer and on no server" :
+	    unproven  ? "on no server that answered; may be on " :
 	    young     ? "on no server yet (within the grace period)" :
-			"on no server");
+			"on no server",
+	    unproven ? j->o->unproven_agent : "",
+	    unproven ? ", which could not be asked" : "");
 }
 
 static int
@@ -218,6 +226,8 @@ judge_one(const struct store_rec *r, void *arg)
 	young = o->now - r->first_seen < o->grace_s;
 	if (untrusted)
 		j->counts->untrusted++;
+	else if (o->unproven_agent != NULL)
+		j->counts->unproven++;
 	else if (young)
 		j->counts->young++;
 	j->counts->unknown++;
@@ -241,11 +251,13 @@ verdict_run(const struct verdict_opts *o, struct known *known,
 /* Public for callers that print a record themselves (--interactive). */
 void
 verdict_report(struct output *out, const struct store *seen,
-    const struct store_rec *r, bool untrusted, bool young)
+    const struct store_rec *r, bool untrusted, bool young,
+    const struct verdict_opts *o)
 {
 	struct judge j;
 
 	memset(&j, 0, sizeof(j));
+	j.o = o;
 	j.out = out;
 	j.seen = seen;
 	report_unknown(&j, r, untrusted, young);
