@@ -155,7 +155,35 @@ run "$cc" -H www.example.org --crtsh-url "$CTSOURCE_URL" --allow-http \
 expect_status 3
 expect_out 'no "key =" line'
 
-# 6. An agent that accepts and never answers: -t ends the run, naming it.
+# 6. Probes against what the agents know: the current certificate is
+# fine; the old one means the server was not reloaded after the renewal;
+# one no agent has is a stale reload or an interception.
+. tests/tools/probeserver.sh
+cleanup_cmds+=("probeserver_stop")
+probeserver_start "$T/nginx" "cur:$T/cur.fullchain.pem:$T/cur.key" \
+    "old:$T/old.fullchain.pem:$T/old.key" \
+    "evil:$T/evil.fullchain.pem:$T/evil.key" ||
+    { echo "FAIL: probeserver_start"; exit 1; }
+serve $((2 * 86400)) "$T/cur.pem"
+probe=(-H www.example.org "${src[@]}" --agent web1.example.org
+    --log-list "$T/pki/loglist.json")
+run "$cc" "${probe[@]}" --probe "127.0.0.1:$PORT_cur" --state-dir "$(st)"
+expect_status 0
+expect_out "[OK] probe 127.0.0.1:$PORT_cur serves a known trusted certificate"
+run "$cc" "${probe[@]}" --probe "127.0.0.1:$PORT_old" --state-dir "$(st)"
+expect_status 1
+expect_out "server not reloaded after renewal"
+run "$cc" "${probe[@]}" --probe "127.0.0.1:$PORT_evil" --state-dir "$(st)"
+expect_status 2
+expect_out "served certificate not deployed by any agent"
+run "$cc" "${probe[@]}" --probe "127.0.0.1:$PORT_cur" \
+    --probe "127.0.0.1:$PORT_evil" --state-dir "$(st)"
+expect_status 2
+expect_out "'127.0.0.1:$PORT_cur days_left'="
+expect_out "'127.0.0.1:$PORT_evil days_left'="
+probeserver_stop
+
+# 7. An agent that accepts and never answers: -t ends the run, naming it.
 python3 -c 'import socket,time
 s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(16)
 print(s.getsockname()[1], flush=True); time.sleep(30)' >"$T/silent.port" &
