@@ -445,7 +445,7 @@ static void
 judge(struct run *r)
 {
 	struct verdict_opts vo;
-	struct verdict_counts vc;
+	struct verdict_counts vc = { 0 };
 	char t[32], ws[300];
 	size_t i, o = 0;
 

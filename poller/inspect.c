@@ -64,9 +64,15 @@ issuers_add_file(struct issuers *is, const char *path)
 	return 0;
 }
 
-/* The first candidate whose key verifies c's signature, or NULL. */
+/*
+ * The first candidate whose key verifies c's signature, or NULL. With
+ * any_name, candidates whose subject is not c's issuer name are tried too
+ * (after the others): right for a handful of --issuer certificates, too
+ * slow for a bundle of thousands, where only the names are tried.
+ */
 static const struct ct_cert *
-issuer_find(struct ct_cert *const *cands, size_t n, const struct ct_cert *c)
+issuer_find(struct ct_cert *const *cands, size_t n, const struct ct_cert *c,
+    bool any_name)
 {
 	size_t i;
 	int pass;
@@ -75,7 +81,7 @@ issuer_find(struct ct_cert *const *cands, size_t n, const struct ct_cert *c)
 	 * Names never decide, but a candidate whose subject is c's issuer
 	 * name is the likely one: try those first, then all others.
 	 */
-	for (pass = 0; pass < 2; pass++)
+	for (pass = 0; pass < (any_name ? 2 : 1); pass++)
 		for (i = 0; i < n; i++) {
 			bool same = cands[i]->subject_dn_len ==
 				c->issuer_dn_len &&
@@ -354,10 +360,10 @@ inspect_file(const char *path, const struct inspect_opts *o,
 		 * issuer_signature_valid verdict only ever comes from
 		 * --issuer.
 		 */
-		issuer = issuer_find(is->certs, is->n, certs[i]);
+		issuer = issuer_find(is->certs, is->n, certs[i], true);
 		valid = is->n == 0 ? -1 : issuer != NULL;
 		if (issuer == NULL)
-			issuer = issuer_find(certs, n, certs[i]);
+			issuer = issuer_find(certs, n, certs[i], false);
 		/*
 		 * A certificate whose own signature is broken can still have
 		 * its SCTs checked against the CA its issuer name points to.

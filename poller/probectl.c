@@ -482,8 +482,10 @@ probe_run(struct probectl *pc)
 
 	memset(&run, 0, sizeof(run));
 	memset(p, 0, sizeof(p));
-	if (uv_loop_init(&run.loop) != 0)
+	if (uv_loop_init(&run.loop) != 0) {
+		free(memo);
 		return POLLER_EXIT_FAIL;
+	}
 	ll_get(pc, &run);
 	if (memo == NULL || (v = malloc(sizeof(*v))) == NULL ||
 	    tls_global_init() != 0 || (rc = tls_ctx_new_probe(&ctx)) != 0) {
