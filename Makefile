@@ -112,10 +112,10 @@ $(LIB): $(COMMON_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/ctctl: $(BUILD)/poller/ctctl.o $(POLLER_OBJ) $(LIB)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(filter-out -lcurl,$(LIBS))
 
 $(BUILD)/check_ct: $(BUILD)/poller/check_ct.o $(POLLER_OBJ) $(LIB)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(filter-out -lcurl,$(LIBS))
 
 $(BUILD)/ct-agent: $(AGENT_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -86,6 +86,13 @@ struct agent_conf {
 	uint64_t rate_per_s; /* per peer address; 0: unlimited */
 	uint64_t rate_burst;
 	enum conf_log log;
+	/* CA-file mode (tls_ca set; see conf.c): the TLS files, and the
+	 * names a poller certificate may carry (none: any). */
+	char *tls_ca;
+	char *tls_cert;
+	char *tls_key; /* NULL: the certificate is for `key` */
+	char **tls_peer_names;
+	size_t n_tls_peer_names;
 };
 
 /*
@@ -180,9 +187,38 @@ bool rate_take(struct rate_table *t, const struct sockaddr_storage *addr,
 #define AGENT_DEBOUNCE_MAX_MS 5000 /* a scan at the latest after the first */
 #define AGENT_LISTEN_BACKLOG 511
 #define AGENT_FD_RESERVE 64 /* descriptors kept beyond max_connections */
+/* Idle (no connection) this long before freed memory goes back to the
+ * system: a busy agent does not give it back after every request. */
+#define AGENT_TRIM_DELAY_MS 1000
 
 struct watch;
 struct conn;
+
+/*
+ * ops.c keeps the JSON of recent `certs` answers, by argument, until the
+ * store or the deployed set changes (the signature of a response is made
+ * per request and never kept). The caps bound the memory it holds.
+ */
+#define OPS_CACHE_ENTRIES 8
+#define OPS_CACHE_MAX_BYTES (512 * 1024)       /* all kept bodies together */
+#define OPS_CACHE_MAX_ENTRY_BYTES (256 * 1024) /* a larger one is not kept */
+
+struct ops_cached {
+	char *arg; /* the request's argument, as sent; NULL: slot free */
+	size_t arg_len;
+	uint8_t *body;
+	size_t len;
+	uint64_t used; /* ops_cache.clock at the last use */
+};
+
+struct ops_cache {
+	uint64_t store_generation; /* what the kept bodies were made from */
+	uint64_t scan_generation;
+	size_t body_max;
+	size_t bytes; /* of all kept bodies */
+	uint64_t clock;
+	struct ops_cached e[OPS_CACHE_ENTRIES];
+};
 
 struct agent {
 	uv_loop_t loop;
@@ -200,6 +236,7 @@ struct agent {
 
 	/* learn.c */
 	struct scan_result *scan; /* the latest scan */
+	uint64_t scan_generation; /* changes with scan and last_scan */
 	int64_t last_scan;        /* wall clock; 0: never */
 	struct watch *watches;
 	size_t n_watches;
@@ -220,8 +257,13 @@ struct agent {
 	size_t n_conns;   /* accepted and not yet freed */
 	size_t n_closing; /* of those, closing */
 	struct log_limit conn_log;
+	uv_timer_t trim; /* malloc_trim once idle for AGENT_TRIM_DELAY_MS */
+	bool trim_ready; /* initialised and not closed */
 	uint64_t requests_ok;
 	uint64_t requests_refused;
+
+	/* ops.c */
+	struct ops_cache answers;
 
 	/* main.c */
 	uv_signal_t sig_hup;
@@ -256,12 +298,17 @@ int learn_import(const struct agent_conf *conf, char *const *files, size_t n);
 /* ------------------------------------------------------------ ops.c */
 
 /*
- * Answers a verified request: fills body (initialised here) with the
- * JSON for PROTO_OK, or returns another status with *reason set.
+ * Answers a verified request. For PROTO_OK, *body and *len are the JSON:
+ * either in own (initialised here; the caller clears it) or borrowed
+ * from the answer cache, valid until the next call of ops_answer or
+ * ops_cache_clear and until the loop runs again (a scan may drop it).
+ * Another status comes with *reason set.
  */
-enum proto_status ops_answer(const struct agent *a,
-    const struct proto_request *req, struct util_buf *body,
+enum proto_status ops_answer(struct agent *a, const struct proto_request *req,
+    struct util_buf *own, const uint8_t **body, size_t *len,
     const char **reason);
+/* Frees every kept answer (shutdown). */
+void ops_cache_clear(struct agent *a);
 
 /* ------------------------------------------------------------ server.c */
 

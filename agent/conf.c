@@ -10,6 +10,15 @@
  * max_connections, rate_limit, rate_burst, log (stderr | syslog). An
  * unknown key, a key given twice, a value that does not parse and a line
  * without '=' are errors naming FILE:LINE.
+ *
+ * CA-file mode (tls.h): tls_ca (PEM trust anchors for poller
+ * certificates) turns it on and needs tls_cert (this agent's PEM chain,
+ * leaf first); tls_key is that certificate's PEM key (absent: the
+ * certificate must be for `key`, the agent's Ed25519 key); tls_peer_names
+ * (DNS names separated by blanks, at most TLS_MAX_PEER_NAMES) limits the
+ * poller certificates accepted to those naming one of them. tls_cert,
+ * tls_key and tls_peer_names without tls_ca are errors. Requests are
+ * still signed and checked against authorized_keys in this mode.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,12 +54,17 @@ enum conf_key {
 	K_RATE_LIMIT,
 	K_RATE_BURST,
 	K_LOG,
+	K_TLS_CA,
+	K_TLS_CERT,
+	K_TLS_KEY,
+	K_TLS_PEER_NAMES,
 	K__MAX
 };
 
 static const char *const key_names[K__MAX] = {"name", "listen", "key",
     "authorized_keys", "cert_dirs", "store", "user", "rescan_interval",
-    "max_connections", "timeout", "rate_limit", "rate_burst", "log"};
+    "max_connections", "timeout", "rate_limit", "rate_burst", "log", "tls_ca",
+    "tls_cert", "tls_key", "tls_peer_names"};
 
 /* The parser's state: where we are, for error texts. */
 struct parser {
@@ -359,6 +373,46 @@ set_cert_dirs(struct parser *p, struct agent_conf *c, const char *v, size_t n)
 	return 0;
 }
 
+/* DNS names separated by blanks (the poller certificates accepted). */
+static int
+set_peer_names(struct parser *p, struct agent_conf *c, const char *v, size_t n)
+{
+	char q[CONF_QUOTE_BYTES];
+	size_t i = 0, start;
+	int rc;
+
+	while (i < n) {
+		while (i < n && is_blank(v[i]))
+			i++;
+		if (i == n)
+			break;
+		for (start = i; i < n && !is_blank(v[i]); i++)
+			;
+		if (!conf_name_ok(v + start, i - start)) {
+			quote(v + start, i - start, q);
+			perr(p, "tls_peer_names: '%s' is not a DNS name", q);
+			return CT_ERR_FORMAT;
+		}
+		if (c->n_tls_peer_names == TLS_MAX_PEER_NAMES) {
+			perr(p, "tls_peer_names: more than %d names",
+			    TLS_MAX_PEER_NAMES);
+			return CT_ERR_TOO_BIG;
+		}
+		if (c->tls_peer_names == NULL &&
+		    (c->tls_peer_names = calloc(TLS_MAX_PEER_NAMES,
+		         sizeof(*c->tls_peer_names))) == NULL) {
+			perr(p, "out of memory");
+			return CT_ERR_NOMEM;
+		}
+		rc = set_str(p, &c->tls_peer_names[c->n_tls_peer_names],
+		    v + start, i - start);
+		if (rc != 0)
+			return rc;
+		c->n_tls_peer_names++;
+	}
+	return 0;
+}
+
 /* A number in [min, max] (a duration when as_ms; then in ms). */
 static int
 set_num(struct parser *p, enum conf_key k, uint64_t *dst, const char *v,
@@ -479,6 +533,14 @@ set_value(struct parser *p, struct agent_conf *c, enum conf_key k,
 			}
 		perr(p, "log: '%s' is not stderr or syslog", q);
 		return CT_ERR_FORMAT;
+	case K_TLS_CA:
+		return set_path(p, k, &c->tls_ca, v, n);
+	case K_TLS_CERT:
+		return set_path(p, k, &c->tls_cert, v, n);
+	case K_TLS_KEY:
+		return set_path(p, k, &c->tls_key, v, n);
+	case K_TLS_PEER_NAMES:
+		return set_peer_names(p, c, v, n);
 	default:
 		return CT_ERR_INVALID;
 	}
@@ -543,10 +605,45 @@ parse_line(struct parser *p, struct agent_conf *c, const char *s, size_t n)
 	return set_value(p, c, (enum conf_key)k, s + vs, ve - vs);
 }
 
+/* CA-file mode: tls_ca and tls_cert together, the others only with them. */
+static int
+check_tls(struct parser *p, const struct agent_conf *c)
+{
+	static const enum conf_key needs_ca[] = {K_TLS_CERT, K_TLS_KEY,
+	    K_TLS_PEER_NAMES};
+	size_t i;
+
+	if (c->tls_ca == NULL) {
+		for (i = 0; i < sizeof(needs_ca) / sizeof(needs_ca[0]); i++)
+			if (p->seen_on[needs_ca[i]] != 0) {
+				p->line = p->seen_on[needs_ca[i]];
+				perr(p,
+				    "'%s' belongs to CA-file mode, which needs "
+				    "'tls_ca' (the CA file for poller "
+				    "certificates)",
+				    key_names[needs_ca[i]]);
+				return CT_ERR_FORMAT;
+			}
+		return 0;
+	}
+	if (c->tls_cert == NULL) {
+		p->line = p->seen_on[K_TLS_CA];
+		perr(p,
+		    "'tls_ca' needs 'tls_cert' (this agent's certificate, "
+		    "issued by the site CA)");
+		return CT_ERR_FORMAT;
+	}
+	return 0;
+}
+
 /* Fills in what the file did not say. */
 static int
 set_defaults(struct parser *p, struct agent_conf *c)
 {
+	int rc;
+
+	if ((rc = check_tls(p, c)) != 0)
+		return rc;
 	p->line = 0;
 	if (c->name == NULL) {
 		perr(p, "'name' is required (the agent name pollers ask for)");
@@ -673,5 +770,11 @@ conf_clear(struct agent_conf *c)
 	free(c->cert_dirs);
 	free(c->store);
 	free(c->user);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
+	for (i = 0; i < c->n_tls_peer_names; i++)
+		free(c->tls_peer_names[i]);
+	free(c->tls_peer_names);
 	memset(c, 0, sizeof(*c));
 }

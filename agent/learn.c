@@ -124,6 +124,7 @@ learn_scan(struct agent *a, const char *why)
 	scan_result_free(a->scan);
 	a->scan = r;
 	a->last_scan = o.now;
+	a->scan_generation++;
 	log_new(r, n_new);
 	if (changed || n_new > 0 || refreshed > 0 || r->store_errors > 0 ||
 	    strcmp(why, "periodic") != 0)

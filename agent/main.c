@@ -160,6 +160,96 @@ open_store(const char *dir, struct store **st, char *err, size_t errsz)
 	return rc;
 }
 
+/* ------------------------------------------------------------ TLS */
+
+static bool
+same_str(const char *x, const char *y)
+{
+	return x == y || (x != NULL && y != NULL && strcmp(x, y) == 0);
+}
+
+/* The same CA-file settings (files and peer names). */
+static bool
+same_tls(const struct agent_conf *x, const struct agent_conf *y)
+{
+	size_t i;
+
+	if (!same_str(x->tls_ca, y->tls_ca) ||
+	    !same_str(x->tls_cert, y->tls_cert) ||
+	    !same_str(x->tls_key, y->tls_key) ||
+	    x->n_tls_peer_names != y->n_tls_peer_names)
+		return false;
+	for (i = 0; i < x->n_tls_peer_names; i++)
+		if (strcmp(x->tls_peer_names[i], y->tls_peer_names[i]) != 0)
+			return false;
+	return true;
+}
+
+/* Switches a new TLS context to CA-file mode as c says (tls_ca set). */
+static int
+use_ca_file(struct tls_ctx *t, const struct agent_conf *c, char *err,
+    size_t errsz)
+{
+	struct tls_ca_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.ca_file = c->tls_ca;
+	o.cert_file = c->tls_cert;
+	o.key_file = c->tls_key;
+	o.peer_names = (const char *const *)c->tls_peer_names;
+	o.n_peer_names = c->n_tls_peer_names;
+	return tls_ctx_use_ca_file(t, &o, err, errsz);
+}
+
+/*
+ * The agent's TLS context for conf c and key: pinned keys, or CA-file
+ * mode when c->tls_ca is set. 0, or a negative ct_err with err set (and
+ * errno kept when a file could not be read).
+ */
+static int
+make_tls(struct agent *a, const struct keys_ed25519 *key,
+    const struct agent_conf *c, struct tls_ctx **out, char *err, size_t errsz)
+{
+	struct tls_ctx *t = NULL;
+	int rc, saved;
+
+	*out = NULL;
+	if ((rc = server_make_tls(a, key, c->name, &t)) != 0) {
+		snprintf(err, errsz, "cannot make the TLS context from %s: %s",
+		    c->key, ct_strerror(rc));
+		errno = 0;
+		return rc;
+	}
+	if (c->tls_ca != NULL && (rc = use_ca_file(t, c, err, errsz)) != 0) {
+		saved = errno;
+		tls_ctx_free(t);
+		errno = saved;
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+/* "pinned keys" or "CA file FILE (peer names ...)", for a log line. */
+static void
+tls_mode_text(const struct agent_conf *c, char *out, size_t outsz)
+{
+	size_t i, len;
+
+	if (c->tls_ca == NULL) {
+		snprintf(out, outsz, "TLS keys pinned");
+		return;
+	}
+	snprintf(out, outsz, "TLS by CA file %s, poller names: ", c->tls_ca);
+	if (c->n_tls_peer_names == 0)
+		snprintf(out + strlen(out), outsz - strlen(out), "any");
+	for (i = 0; i < c->n_tls_peer_names; i++) {
+		len = strlen(out);
+		snprintf(out + len, outsz - len, "%s%s", i > 0 ? " " : "",
+		    c->tls_peer_names[i]);
+	}
+}
+
 /* ------------------------------------------------------------ reload */
 
 /* Loads the new config's key, keys, TLS context and store; all or none. */
@@ -171,7 +261,8 @@ reload(struct agent *a)
 	struct keys_authorized na = {NULL, 0};
 	struct tls_ctx *nt = NULL;
 	struct store *ns = NULL;
-	char err[CONF_ERR_BYTES], *listen;
+	char err[CONF_ERR_BYTES], *listen, mode[CONF_ERR_BYTES];
+	bool keep_tls = false;
 
 	memset(&nk, 0, sizeof(nk));
 	if (conf_load(a->conf_path, &nc, err, sizeof(err)) != 0)
@@ -201,9 +292,18 @@ reload(struct agent *a)
 	}
 	if (load_auth(nc.authorized_keys, &na, err, sizeof(err)) != 0)
 		goto fail;
-	if (server_make_tls(a, &nk, nc.name, &nt) != 0) {
-		snprintf(err, sizeof(err), "cannot make the TLS context");
-		goto fail;
+	if (make_tls(a, &nk, &nc, &nt, err, sizeof(err)) != 0) {
+		/* CA-mode files readable only by root, after the privilege
+		 * drop: with nothing of them changed, the context loaded at
+		 * start stays. */
+		if (errno != EACCES || nc.tls_ca == NULL ||
+		    !same_tls(&nc, &a->conf) ||
+		    strcmp(nc.name, a->conf.name) != 0 ||
+		    !util_ct_equal(nk.pub, a->key.pub, KEYS_PUB_BYTES))
+			goto fail;
+		log_warn("reload: %s; keeping the TLS context loaded at start",
+		    err);
+		keep_tls = true;
 	}
 	if (strcmp(nc.store, a->conf.store) != 0 &&
 	    open_store(nc.store, &ns, err, sizeof(err)) != 0)
@@ -215,16 +315,19 @@ reload(struct agent *a)
 	(void)keys_fingerprint(a->key.pub, a->key_fpr);
 	keys_authorized_free(&a->auth);
 	a->auth = na;
-	tls_ctx_free(a->tls);
-	a->tls = nt;
+	if (!keep_tls) {
+		tls_ctx_free(a->tls);
+		a->tls = nt;
+	}
 	if (ns != NULL) {
 		store_free(a->store);
 		a->store = ns;
 	}
 	log_open(a->conf.log);
 	rate_set(a->rate, a->conf.rate_per_s, a->conf.rate_burst);
-	log_info("reloaded %s: name %s, key %s, %zu authorized keys",
-	    a->conf_path, a->conf.name, a->key_fpr, a->auth.n);
+	tls_mode_text(&a->conf, mode, sizeof(mode));
+	log_info("reloaded %s: name %s, key %s, %zu authorized keys, %s",
+	    a->conf_path, a->conf.name, a->key_fpr, a->auth.n, mode);
 	learn_reload(a);
 	return;
 fail:
@@ -298,7 +401,7 @@ signals_start(struct agent *a)
 static void
 start(struct agent *a, const char *path)
 {
-	char err[CONF_ERR_BYTES];
+	char err[CONF_ERR_BYTES], mode[CONF_ERR_BYTES];
 
 	signal(SIGPIPE, SIG_IGN);
 	(void)mallopt(M_MMAP_THRESHOLD, AGENT_MMAP_THRESHOLD_BYTES);
@@ -323,8 +426,8 @@ start(struct agent *a, const char *path)
 	rate_set(a->rate, a->conf.rate_per_s, a->conf.rate_burst);
 	if (uv_loop_init(&a->loop) != 0)
 		fatal("cannot initialise the event loop");
-	if (server_make_tls(a, &a->key, a->conf.name, &a->tls) != 0)
-		fatal("cannot make the TLS context from %s", a->conf.key);
+	if (make_tls(a, &a->key, &a->conf, &a->tls, err, sizeof(err)) != 0)
+		fatal("%s", err);
 	if (server_listen(a, err, sizeof(err)) != 0)
 		fatal("%s", err);
 	/* Bound: root is not needed any more. The store and every scan
@@ -339,10 +442,11 @@ start(struct agent *a, const char *path)
 		fatal("the first scan failed");
 	if (learn_start(a) != 0 || signals_start(a) != 0)
 		fatal("cannot set up timers, watches and signals");
-	log_info("ct-agent %s: name %s, key %s, %zu authorized keys, store %s "
-	         "(%zu records)",
-	    CT_VERSION, a->conf.name, a->key_fpr, a->auth.n, a->conf.store,
-	    store_count(a->store));
+	tls_mode_text(&a->conf, mode, sizeof(mode));
+	log_info("ct-agent %s: name %s, key %s, %zu authorized keys, %s, "
+	         "store %s (%zu records)",
+	    CT_VERSION, a->conf.name, a->key_fpr, a->auth.n, mode,
+	    a->conf.store, store_count(a->store));
 }
 
 static void
@@ -449,6 +553,55 @@ check_dirs(const struct agent_conf *c)
 }
 
 static int
+refuse_all(void *arg, const uint8_t pub[TLS_KEY_BYTES])
+{
+	(void)arg;
+	(void)pub;
+	return CT_ERR_AUTH;
+}
+
+/* CA-file mode: the settings, and whether the files make a context. */
+static bool
+check_tls(const struct agent_conf *c, const struct keys_ed25519 *key)
+{
+	struct tls_ctx *t = NULL;
+	char err[CONF_ERR_BYTES];
+	size_t i;
+	bool ok = false;
+
+	if (c->tls_ca == NULL) {
+		printf("tls: keys pinned (authorized_keys)\n");
+		return true;
+	}
+	printf("tls: CA-file mode\ntls_ca: %s\ntls_cert: %s\ntls_key: %s\n",
+	    c->tls_ca, c->tls_cert,
+	    c->tls_key != NULL ? c->tls_key : "(none: tls_cert is for key)");
+	printf("tls_peer_names:%s",
+	    c->n_tls_peer_names == 0 ? " (any certificate the CA issued)" : "");
+	for (i = 0; i < c->n_tls_peer_names; i++)
+		printf(" %s", c->tls_peer_names[i]);
+	printf("\n");
+	if (key == NULL) {
+		fprintf(stderr, "ct-agent: CA-file mode not checked: no key\n");
+		return false;
+	}
+	if (tls_global_init() != 0) {
+		fprintf(stderr, "ct-agent: cannot initialise wolfSSL\n");
+		return false;
+	}
+	if (tls_ctx_new_server(key->priv, key->pub, "check", refuse_all, NULL,
+	        &t) != 0)
+		fprintf(stderr, "ct-agent: cannot make a TLS context\n");
+	else if (use_ca_file(t, c, err, sizeof(err)) != 0)
+		fprintf(stderr, "ct-agent: %s\n", err);
+	else
+		ok = true;
+	tls_ctx_free(t);
+	tls_global_cleanup();
+	return ok;
+}
+
+static int
 check_config(const char *path)
 {
 	struct agent_conf c;
@@ -456,7 +609,7 @@ check_config(const char *path)
 	struct keys_authorized auth = {NULL, 0};
 	char err[CONF_ERR_BYTES], line[KEYS_PUBLINE_BUF_BYTES];
 	char fpr[KEYS_FINGERPRINT_BUF_BYTES];
-	bool ok = true;
+	bool ok = true, have_key = false;
 
 	if (conf_load(path, &c, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ct-agent: %s\n", err);
@@ -471,7 +624,7 @@ check_config(const char *path)
 		        0 &&
 		    keys_fingerprint(key.pub, fpr) == 0)
 			printf("key: %s (%s)\npublic: %s\n", c.key, fpr, line);
-		keys_clear(&key);
+		have_key = true;
 	}
 	if (load_auth(c.authorized_keys, &auth, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ct-agent: %s\n", err);
@@ -481,6 +634,9 @@ check_config(const char *path)
 		    auth.n);
 		keys_authorized_free(&auth);
 	}
+	ok = check_tls(&c, have_key ? &key : NULL) && ok;
+	if (have_key)
+		keys_clear(&key);
 	check_dirs(&c);
 	ok = check_store(c.store) && ok;
 	if (c.user != NULL) {

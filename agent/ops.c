@@ -17,6 +17,13 @@
  * first seen at (or "imported from PATH"). Each tbs_sha256 appears once.
  * Hashes are lower-case hex.
  *
+ * The JSON of a `certs` answer depends only on the argument, the store
+ * and the latest scan, so it is kept (struct ops_cache, by argument,
+ * least recently used first out, within OPS_CACHE_MAX_BYTES) and served
+ * again until store_generation or the scan generation changes. Only the
+ * body is kept: the response around it is signed for each request, bound
+ * to its nonce (server.c).
+ *
  * Matching follows common/names: a certificate matches when one of its
  * DNS SANs (its CN when it has none) is the name, a wildcard covering it,
  * or cannot be parsed (fail-safe). The store keeps "SANs, or the CN when
@@ -24,6 +31,7 @@
  * all matched as SANs: a CN that is not a host name then counts as
  * unparsable and matches, which errs on the side of listing.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
@@ -32,6 +40,10 @@
 #include "names.h"
 
 #define HASH_HEX_BYTES 65
+
+/* cache_put evicts until a body fits: one must fit in an empty cache. */
+_Static_assert(OPS_CACHE_MAX_ENTRY_BYTES <= OPS_CACHE_MAX_BYTES,
+    "a cached answer must fit in the cache");
 
 struct certs_job {
 	const struct agent *a;
@@ -282,22 +294,153 @@ answer_certs(const struct agent *a, const struct proto_request *req,
 	return json_w_finish(w, false);
 }
 
+/* ------------------------------------------------------------ cache */
+
+static void
+cached_free(struct ops_cache *oc, struct ops_cached *e)
+{
+	oc->bytes -= e->len;
+	free(e->arg);
+	free(e->body);
+	memset(e, 0, sizeof(*e));
+}
+
+void
+ops_cache_clear(struct agent *a)
+{
+	struct ops_cache *oc = &a->answers;
+	size_t i;
+
+	for (i = 0; i < OPS_CACHE_ENTRIES; i++)
+		if (oc->e[i].arg != NULL)
+			cached_free(oc, &oc->e[i]);
+}
+
+/* Drops every kept answer when what they were made from has changed. */
+static void
+cache_check(struct agent *a)
+{
+	struct ops_cache *oc = &a->answers;
+	uint64_t sg = store_generation(a->store);
+	size_t max = body_max(a);
+
+	if (oc->store_generation == sg &&
+	    oc->scan_generation == a->scan_generation && oc->body_max == max)
+		return;
+	ops_cache_clear(a);
+	oc->store_generation = sg;
+	oc->scan_generation = a->scan_generation;
+	oc->body_max = max;
+}
+
+static struct ops_cached *
+cache_find(struct ops_cache *oc, const char *arg, size_t arg_len)
+{
+	size_t i;
+
+	for (i = 0; i < OPS_CACHE_ENTRIES; i++)
+		if (oc->e[i].arg != NULL && oc->e[i].arg_len == arg_len &&
+		    memcmp(oc->e[i].arg, arg, arg_len) == 0) {
+			oc->e[i].used = ++oc->clock;
+			return &oc->e[i];
+		}
+	return NULL;
+}
+
+/*
+ * Keeps a copy of body for arg, evicting the least recently used answers
+ * to make room. NULL when it is too big or memory is short: the answer
+ * is then simply not kept.
+ */
+static struct ops_cached *
+cache_put(struct ops_cache *oc, const char *arg, size_t arg_len,
+    const struct util_buf *body)
+{
+	struct ops_cached *e, *lru;
+	size_t i;
+
+	if (body->len > OPS_CACHE_MAX_ENTRY_BYTES)
+		return NULL;
+	for (;;) {
+		e = lru = NULL;
+		for (i = 0; i < OPS_CACHE_ENTRIES; i++) {
+			if (oc->e[i].arg == NULL)
+				e = &oc->e[i];
+			else if (lru == NULL || oc->e[i].used < lru->used)
+				lru = &oc->e[i];
+		}
+		if (e != NULL && oc->bytes + body->len <= OPS_CACHE_MAX_BYTES)
+			break;
+		cached_free(oc, lru); /* lru exists: bytes or slots are used */
+	}
+	if ((e->arg = malloc(arg_len + 1)) == NULL ||
+	    (e->body = malloc(body->len > 0 ? body->len : 1)) == NULL) {
+		free(e->arg);
+		e->arg = NULL;
+		return NULL;
+	}
+	memcpy(e->arg, arg, arg_len);
+	e->arg[arg_len] = '\0';
+	e->arg_len = arg_len;
+	memcpy(e->body, body->data, body->len);
+	e->len = body->len;
+	e->used = ++oc->clock;
+	oc->bytes += e->len;
+	return e;
+}
+
+/* ------------------------------------------------------------ answers */
+
+/* A certs answer from the cache, or built (and kept) into own. */
+static int
+certs_cached(struct agent *a, const struct proto_request *req,
+    struct util_buf *own, const uint8_t **body, size_t *len,
+    const char **reason)
+{
+	struct ops_cache *oc = &a->answers;
+	struct ops_cached *e;
+	struct json_writer w;
+	int rc;
+
+	cache_check(a);
+	if ((e = cache_find(oc, req->arg, req->arg_len)) == NULL) {
+		json_w_init(&w, own);
+		if ((rc = answer_certs(a, req, &w, reason)) != 0)
+			return rc;
+		if ((e = cache_put(oc, req->arg, req->arg_len, own)) == NULL) {
+			*body = own->data;
+			*len = own->len;
+			return 0;
+		}
+		util_buf_clear(own); /* the kept copy serves from here on */
+	}
+	*body = e->body;
+	*len = e->len;
+	return 0;
+}
+
 enum proto_status
-ops_answer(const struct agent *a, const struct proto_request *req,
-    struct util_buf *body, const char **reason)
+ops_answer(struct agent *a, const struct proto_request *req,
+    struct util_buf *own, const uint8_t **body, size_t *len,
+    const char **reason)
 {
 	struct json_writer w;
 	int rc;
 
-	util_buf_init(body, body_max(a));
-	json_w_init(&w, body);
+	util_buf_init(own, body_max(a));
+	*body = NULL;
+	*len = 0;
 	*reason = NULL;
 	switch (req->op) {
 	case PROTO_OP_INFO:
-		rc = answer_info(a, &w);
+		json_w_init(&w, own);
+		if ((rc = answer_info(a, &w)) == 0) {
+			*body = own->data;
+			*len = own->len;
+		}
 		break;
 	case PROTO_OP_CERTS:
-		rc = answer_certs(a, req, &w, reason);
+		rc = certs_cached(a, req, own, body, len, reason);
 		break;
 	default:
 		*reason = "unknown operation";
@@ -305,7 +448,9 @@ ops_answer(const struct agent *a, const struct proto_request *req,
 	}
 	if (rc == 0)
 		return PROTO_OK;
-	util_buf_clear(body);
+	util_buf_clear(own);
+	*body = NULL;
+	*len = 0;
 	if (rc == CT_ERR_FORMAT && *reason != NULL)
 		return PROTO_BAD_REQUEST;
 	if (rc == CT_ERR_TOO_BIG) {

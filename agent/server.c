@@ -8,6 +8,10 @@
  *	the length prefix) -> decode -> rate limit -> verify (signature,
  *	name, clock, replay) -> the request must be signed by the TLS
  *	client's own key -> answer -> signed response frame -> close.
+ * In CA-file mode (tls_ca) the handshake instead wants a client
+ * certificate issued by the CA (named in tls_peer_names when set); the
+ * request must still be signed by a key in authorized_keys, but there
+ * is no TLS client key to compare its signer with.
  * A deadline of `timeout` covers everything up to the request, so a
  * client that sends nothing, or a byte a second, is cut off; once the
  * answer is queued it gets another `timeout` to drain.
@@ -40,6 +44,7 @@ struct conn {
 	uint8_t pub[KEYS_PUB_BYTES]; /* the TLS client key, once known */
 	char fpr[KEYS_FINGERPRINT_BUF_BYTES];
 	bool handshaken;
+	bool ca; /* TLS by CA-file mode: c->pub is the request's signer */
 	bool closing;
 	bool answered; /* a response went out (and was logged) */
 	bool evicted;
@@ -129,15 +134,22 @@ log_outcome(struct conn *c, const struct outcome *o)
 	    (unsigned long long)elapsed_ms(c));
 }
 
+/* The JSON of a PROTO_OK answer: where it is, and what to free after. */
+struct answer {
+	const uint8_t *body; /* in own, or in the agent's answer cache */
+	size_t len;
+	struct util_buf *own;
+};
+
 /*
  * Sends the signed response for the request bytes req (as received; may
- * be empty) and closes. The body is the JSON in *json for PROTO_OK
- * (freed here as soon as it is copied into the response, to keep the
- * peak memory of a large answer down), else the reason text.
+ * be empty) and closes. The body is the JSON of *json for PROTO_OK (its
+ * own buffer freed here as soon as the body is copied into the response,
+ * to keep the peak memory of a large answer down), else the reason text.
  */
 static void
 respond(struct conn *c, enum proto_status status, const uint8_t *req,
-    size_t req_len, const uint8_t *nonce, struct util_buf *json,
+    size_t req_len, const uint8_t *nonce, const struct answer *json,
     const char *reason)
 {
 	static const uint8_t nothing[1];
@@ -153,16 +165,23 @@ respond(struct conn *c, enum proto_status status, const uint8_t *req,
 		req_len = 0;
 	}
 	if (json != NULL) {
-		body = json->data;
+		body = json->body;
 		body_len = json->len;
 	}
 	rc = proto_response_encode(&a->key, status, req, req_len, nonce,
 	    a->conf.name, util_now(), body, body_len, &out);
 	if (json != NULL)
-		util_buf_clear(json);
+		util_buf_clear(json->own);
 	if (rc == 0)
 		rc = proto_frame_header(hdr, out.len, PROTO_MAX_RESPONSE_BYTES);
-	if (rc == 0 && (rc = tls_write(c->tls, hdr, sizeof(hdr))) == 0)
+	if (rc == 0 && util_buf_reserve(&out, sizeof(hdr)) == 0) {
+		/* Header and response in one write: one record stream, one
+		 * send, one wake-up of the client. */
+		memmove(out.data + sizeof(hdr), out.data, out.len);
+		memcpy(out.data, hdr, sizeof(hdr));
+		out.len += sizeof(hdr);
+		rc = tls_write(c->tls, out.data, out.len);
+	} else if (rc == 0 && (rc = tls_write(c->tls, hdr, sizeof(hdr))) == 0)
 		rc = tls_write(c->tls, out.data, out.len);
 	if (rc != 0)
 		log_error("%s: cannot send the response: %s", c->peer_text,
@@ -190,8 +209,12 @@ verify(struct conn *c, const struct proto_request *req, const char **reason)
 	vp.agent_name = a->conf.name;
 	vp.keys = &a->auth;
 	vp.replay = a->replay;
+	if (c->ca) { /* for the log line */
+		memcpy(c->pub, req->client_pub, KEYS_PUB_BYTES);
+		(void)keys_fingerprint(c->pub, c->fpr);
+	}
 	st = proto_request_verify(req, &vp, reason);
-	if (st == PROTO_OK &&
+	if (st == PROTO_OK && !c->ca &&
 	    !util_ct_equal(req->client_pub, c->pub, KEYS_PUB_BYTES)) {
 		*reason = "request signed by another key than the TLS client's";
 		st = PROTO_UNKNOWN_KEY;
@@ -205,11 +228,14 @@ handle_request(struct conn *c, const uint8_t *p, size_t len)
 	struct agent *a = c->a;
 	struct proto_request req;
 	struct util_buf body;
+	struct answer ans;
 	struct outcome o;
 	int rc;
 
 	memset(&o, 0, sizeof(o));
 	memset(&body, 0, sizeof(body));
+	memset(&ans, 0, sizeof(ans));
+	ans.own = &body;
 	o.op = "-";
 	o.arg = "-";
 	if ((rc = proto_request_decode(p, len, &req, &o.reason)) != 0) {
@@ -225,11 +251,12 @@ handle_request(struct conn *c, const uint8_t *p, size_t len)
 		o.status = PROTO_BUSY;
 		o.reason = "too many requests from this address; try later";
 	} else if ((o.status = verify(c, &req, &o.reason)) == PROTO_OK) {
-		o.status = ops_answer(a, &req, &body, &o.reason);
+		o.status =
+		    ops_answer(a, &req, &body, &ans.body, &ans.len, &o.reason);
 	}
 	if (o.status == PROTO_OK) {
-		o.body_len = body.len;
-		respond(c, PROTO_OK, p, len, req.nonce, &body, NULL);
+		o.body_len = ans.len;
+		respond(c, PROTO_OK, p, len, req.nonce, &ans, NULL);
 	} else {
 		respond(c, o.status, p, len, req.nonce, NULL,
 		    o.reason != NULL ? o.reason : proto_status_name(o.status));
@@ -250,6 +277,7 @@ on_handshake(struct tls_conn *t, int status)
 		return;
 	}
 	c->handshaken = true;
+	c->ca = tls_conn_ca_mode(t);
 	if (tls_conn_peer_pub(t, c->pub) == 0)
 		(void)keys_fingerprint(c->pub, c->fpr);
 }
@@ -286,6 +314,15 @@ on_data(struct tls_conn *t, const uint8_t *p, size_t n)
 }
 
 static void
+on_trim(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+
+	if (a->n_conns == 0)
+		(void)malloc_trim(0);
+}
+
+static void
 on_close(struct tls_conn *t, int status)
 {
 	struct conn *c = tls_conn_arg(t);
@@ -310,8 +347,9 @@ on_close(struct tls_conn *t, int status)
 	conn_unlink(a, c);
 	proto_framer_clear(&c->fr);
 	free(c);
-	/* Idle again: hand the connections' freed memory back. */
-	if (a->n_conns == 0)
+	/* Idle again: hand the freed memory back, unless busy again soon. */
+	if (a->n_conns == 0 && a->trim_ready &&
+	    uv_timer_start(&a->trim, on_trim, AGENT_TRIM_DELAY_MS, 0) != 0)
 		(void)malloc_trim(0);
 }
 
@@ -468,6 +506,12 @@ server_listen(struct agent *a, char *err, size_t errsz)
 	int rc, len = sizeof(ss);
 
 	fd_budget(a);
+	if (!a->trim_ready && uv_timer_init(&a->loop, &a->trim) == 0) {
+		a->trim.data = a;
+		a->trim_ready = true;
+	}
+	/* Responses are signed on this thread only: keep the key imported. */
+	keys_sign_keep(true);
 	if ((rc = uv_tcp_init(&a->loop, &a->listener)) != 0) {
 		snprintf(err, errsz, "listen %s: %s", a->conf.listen,
 		    uv_strerror(rc));
@@ -502,15 +546,22 @@ server_stop(struct agent *a)
 		uv_close((uv_handle_t *)&a->listener, NULL);
 		a->listening = false;
 	}
+	if (a->trim_ready) {
+		uv_close((uv_handle_t *)&a->trim, NULL);
+		a->trim_ready = false;
+	}
 	for (c = a->conn_head; c != NULL; c = c->next) {
 		mark_closing(c);
 		tls_set_deadline(c->tls, 1);
 		tls_close(c->tls);
 	}
+	ops_cache_clear(a);
+	keys_sign_keep(false);
 }
 
 bool
 server_owns(const struct agent *a, const uv_handle_t *h)
 {
-	return h == (const uv_handle_t *)&a->listener;
+	return h == (const uv_handle_t *)&a->listener ||
+	    h == (const uv_handle_t *)&a->trim;
 }

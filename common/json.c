@@ -238,13 +238,22 @@ str_next(const char *s, size_t n, size_t *i, uint8_t out[4])
 static int
 str_check(const char *s, size_t n)
 {
+	const uint8_t *u = (const uint8_t *)s;
 	uint8_t tmp[4];
 	size_t i = 0;
 	int k;
 
-	while (i < n)
+	while (i < n) {
+		/* ASCII other than controls, '"' and '\\' stands for itself:
+		 * what str_next would accept without looking further. */
+		if (u[i] >= 0x20 && u[i] < 0x80 && u[i] != '"' &&
+		    u[i] != '\\') {
+			i++;
+			continue;
+		}
 		if ((k = str_next(s, n, &i, tmp)) < 0)
 			return k;
+	}
 	return 0;
 }
 

@@ -650,11 +650,61 @@ keys_authorized_find(const struct keys_authorized *a,
 	return found;
 }
 
+/*
+ * The imported key keys_sign keeps for its thread once keys_sign_keep
+ * turned it on: importing checks the public half against the seed, a
+ * scalar multiplication that would otherwise come with every signature.
+ */
+struct sign_kept {
+	bool on;
+	bool loaded;
+	struct keys_ed25519 key; /* the pair k was imported from */
+	ed25519_key k;
+};
+
+static _Thread_local struct sign_kept sign_kept;
+
+static void
+sign_kept_drop(struct sign_kept *sk)
+{
+	if (sk->loaded)
+		key_free(&sk->k);
+	keys_clear(&sk->key);
+	sk->loaded = false;
+}
+
+void
+keys_sign_keep(bool on)
+{
+	sign_kept_drop(&sign_kept);
+	sign_kept.on = on;
+}
+
+/* The kept key object for key, imported when it is another pair. */
+static int
+sign_kept_get(const struct keys_ed25519 *key, ed25519_key **out)
+{
+	struct sign_kept *sk = &sign_kept;
+	int rc;
+
+	if (!sk->loaded ||
+	    !util_ct_equal(sk->key.priv, key->priv, KEYS_PRIV_BYTES) ||
+	    !util_ct_equal(sk->key.pub, key->pub, KEYS_PUB_BYTES)) {
+		sign_kept_drop(sk);
+		if ((rc = load_pair(&sk->k, key)) != 0)
+			return rc;
+		sk->key = *key;
+		sk->loaded = true;
+	}
+	*out = &sk->k;
+	return 0;
+}
+
 int
 keys_sign(const struct keys_ed25519 *key, const uint8_t *msg, size_t len,
     uint8_t sig[KEYS_SIG_BYTES])
 {
-	ed25519_key k;
+	ed25519_key k, *kp = &k;
 	word32 siglen = KEYS_SIG_BYTES;
 	int rc;
 
@@ -662,12 +712,17 @@ keys_sign(const struct keys_ed25519 *key, const uint8_t *msg, size_t len,
 		return CT_ERR_TOO_BIG;
 	if (msg == NULL)
 		msg = empty_msg;
-	if ((rc = load_pair(&k, key)) != 0)
+	if (sign_kept.on)
+		rc = sign_kept_get(key, &kp);
+	else
+		rc = load_pair(&k, key);
+	if (rc != 0)
 		return rc;
-	if (wc_ed25519_sign_msg(msg, (word32)len, sig, &siglen, &k) != 0 ||
+	if (wc_ed25519_sign_msg(msg, (word32)len, sig, &siglen, kp) != 0 ||
 	    siglen != KEYS_SIG_BYTES)
 		rc = CT_ERR_CRYPTO;
-	key_free(&k);
+	if (kp == &k)
+		key_free(&k);
 	return rc;
 }
 

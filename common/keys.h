@@ -132,9 +132,18 @@ void keys_authorized_free(struct keys_authorized *a);
 const struct keys_pubkey *keys_authorized_find(const struct keys_authorized *a,
     const uint8_t pub[KEYS_PUB_BYTES]);
 
-/* Ed25519 (pure). 0, or CT_ERR_CRYPTO / CT_ERR_TOO_BIG. */
+/* Ed25519 (pure). 0, or CT_ERR_CRYPTO / CT_ERR_TOO_BIG (CT_ERR_INVALID
+ * when the public half does not belong to the seed). */
 int keys_sign(const struct keys_ed25519 *key, const uint8_t *msg, size_t len,
     uint8_t sig[KEYS_SIG_BYTES]);
+/*
+ * For a thread that signs often with one key (the agent's loop): with on,
+ * keys_sign and keys_sign_domain on this thread keep the last key pair
+ * they imported (a copy of the secret, in thread-local memory) and import
+ * again only for another pair; off (and every call) zeroes and drops
+ * what is kept. Off by default: then nothing outlives a signature.
+ */
+void keys_sign_keep(bool on);
 /* 0 when sig is valid for msg under pub; CT_ERR_SIGNATURE otherwise. */
 int keys_verify(const uint8_t pub[KEYS_PUB_BYTES], const uint8_t *msg,
     size_t len, const uint8_t sig[KEYS_SIG_BYTES]);

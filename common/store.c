@@ -15,11 +15,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/hash.h>
+
 #include "cert.h"
+#include "der.h"
 #include "store.h"
 #include "util.h"
 
 #define LOCK_NAME ".lock"
+#define INDEX_NAME ".index"
+#define INDEX_MAGIC "ct-store-index1\n"
+#define INDEX_MAGIC_BYTES (sizeof(INDEX_MAGIC) - 1)
+#define INDEX_SUM_BYTES 32 /* SHA-256 of everything before it */
+/* A record is indexed only once its file is this much older than the
+ * index (file times may be as coarse as a second). */
+#define INDEX_SETTLE_S 2
 #define TMP_PREFIX ".tmp-"
 #define TMP_RANDOM_BYTES 8
 #define TMP_NAME_LEN (sizeof(TMP_PREFIX) - 1 + 2 * TMP_RANDOM_BYTES)
@@ -62,6 +73,39 @@ static const char *const hdr_names[HDR__MAX] = {
     "names",
 };
 
+/*
+ * What identifies a record file's contents without reading them: a file
+ * replaced (new inode), rewritten or touched (size, modification or
+ * change time) no longer matches, and is validated again.
+ */
+struct file_id {
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t size;
+	int64_t mtime_s;
+	int64_t ctime_s;
+	uint64_t mtime_ns;
+	uint64_t ctime_ns;
+};
+
+/* One entry of the index file: views into its text. */
+struct index_ent {
+	const uint8_t *tbs; /* 32 bytes */
+	struct file_id id;
+	const uint8_t *meta; /* the rest of the entry (index_rec reads it) */
+	size_t meta_len;
+	bool used;
+};
+
+/* The index file as read by store_open: entries sorted by tbs. */
+struct index {
+	uint8_t *buf;
+	size_t len;
+	struct index_ent *ents;
+	size_t n;
+	size_t used;
+};
+
 /* A parsed header: views into the record text. */
 struct hdr {
 	const char *val[HDR__MAX];
@@ -79,10 +123,26 @@ struct store {
 	uint32_t *slots; /* record number + 1; 0 is empty */
 	size_t n_slots;  /* a power of two */
 	struct store_stats stats;
+	uint64_t generation; /* see store_generation */
+	/* During store_open: the index read, and the file of each record. */
+	struct index *ix;
+	struct file_id *ids; /* ids[i] is recs[i]'s file */
+	size_t ids_cap;
+	bool ids_failed;  /* out of memory noting them: no index written */
+	size_t validated; /* records read and validated in full */
 	void (*log)(void *arg, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 	void *log_arg;
 };
+
+/* The last generation handed out, by any store of this process. */
+static _Atomic uint64_t generation_last;
+
+static uint64_t
+generation_next(void)
+{
+	return ++generation_last;
+}
 
 /* ------------------------------------------------------------ index */
 
@@ -175,6 +235,7 @@ index_add(struct store *st, struct store_rec *r)
 	st->slots[j] = (uint32_t)(st->n_recs + 1);
 	st->n_recs++;
 	st->stats.records = st->n_recs;
+	st->generation = generation_next();
 	return 0;
 }
 
@@ -514,13 +575,34 @@ out:
 
 /* ------------------------------------------------------------ files */
 
+static void
+file_id_of(const struct stat *sb, struct file_id *id)
+{
+	id->dev = (uint64_t)sb->st_dev;
+	id->ino = (uint64_t)sb->st_ino;
+	id->size = (uint64_t)sb->st_size;
+	id->mtime_s = (int64_t)sb->st_mtim.tv_sec;
+	id->mtime_ns = (uint64_t)sb->st_mtim.tv_nsec;
+	id->ctime_s = (int64_t)sb->st_ctim.tv_sec;
+	id->ctime_ns = (uint64_t)sb->st_ctim.tv_nsec;
+}
+
+static bool
+file_id_eq(const struct file_id *a, const struct file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns &&
+	    a->ctime_s == b->ctime_s && a->ctime_ns == b->ctime_ns;
+}
+
 /*
  * Reads a regular file (no symlink) in the store directory, at most
  * max_bytes. CT_ERR_IO keeps errno (ENOENT when there is no such file).
+ * id (may be NULL) receives what identifies the file read.
  */
 static int
 read_at(int dirfd, const char *name, size_t max_bytes, uint8_t **out,
-    size_t *len)
+    size_t *len, struct file_id *id)
 {
 	struct util_buf b;
 	struct stat sb;
@@ -541,6 +623,8 @@ read_at(int dirfd, const char *name, size_t max_bytes, uint8_t **out,
 		rc = CT_ERR_FORMAT;
 	else if (sb.st_size < 0 || (uint64_t)sb.st_size > max_bytes)
 		rc = CT_ERR_TOO_BIG;
+	else if (id != NULL)
+		file_id_of(&sb, id);
 	while (rc == 0) {
 		if ((n = read(fd, chunk, sizeof(chunk))) < 0) {
 			if (errno != EINTR)
@@ -566,14 +650,14 @@ read_at(int dirfd, const char *name, size_t max_bytes, uint8_t **out,
 
 static int
 load_record(const struct store *st, const char *name, const uint8_t tbs[32],
-    struct store_rec **rec_out, struct ct_cert **cert_out)
+    struct store_rec **rec_out, struct ct_cert **cert_out, struct file_id *id)
 {
 	uint8_t *buf = NULL;
 	size_t len;
 	int rc;
 
-	if ((rc = read_at(st->dirfd, name, STORE_MAX_RECORD_BYTES, &buf,
-	         &len)) != 0)
+	if ((rc = read_at(st->dirfd, name, STORE_MAX_RECORD_BYTES, &buf, &len,
+	         id)) != 0)
 		return rc;
 	rc = parse_record(buf, len, tbs, rec_out, cert_out);
 	free(buf);
@@ -687,6 +771,455 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------ index file */
+
+/*
+ * The index ".index" spares store_open reading and validating every record
+ * file each time: for each record it holds what identified the file when
+ * it was validated (struct file_id) and the metadata read from it then. A
+ * record file that still matches its entry is taken from the index; any
+ * other is read and validated in full, as without an index, and a
+ * writable store_open then writes a new index (temporary + rename). The
+ * record files stay the authority: the index is only a cache of their
+ * validation. One whose checksum or form is wrong is ignored whole;
+ * store_load_cert always reads and validates the file.
+ *
+ *	"ct-store-index1\n" u64 count
+ *	count entries: tbs_sha256[32], dev ino size mtime_s mtime_ns
+ *	  ctime_s ctime_ns (u64 each), then the metadata: sha256[32]
+ *	  spki_sha256[32] not_before not_after first_seen (u64 each)
+ *	  u8 flags (1 precert, 2 is_ca), u16-prefixed serial (hex),
+ *	  u16-prefixed source, u16 n_names and n_names u16-prefixed names
+ *	SHA-256 of everything before it
+ *
+ * Integers are big-endian; everything is read through the der cursor.
+ */
+#define INDEX_F_PRECERT 0x1
+#define INDEX_F_IS_CA 0x2
+
+static void
+index_free(struct index *ix)
+{
+	if (ix == NULL)
+		return;
+	free(ix->ents);
+	free(ix->buf);
+	free(ix);
+}
+
+static int
+read_i64(struct der_cursor *c, int64_t *v)
+{
+	uint64_t u;
+	int rc;
+
+	if ((rc = der_read_u64(c, &u)) != 0)
+		return rc;
+	*v = (int64_t)u;
+	return 0;
+}
+
+static bool
+hex_lower(const uint8_t *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') ||
+		        (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* A u16-prefixed text without NUL bytes, into a new C string. */
+static int
+meta_text(struct der_cursor *c, bool hex, char **out)
+{
+	struct der_cursor v;
+	int rc;
+
+	if ((rc = der_read_vec(c, 2, &v)) != 0)
+		return rc;
+	if (memchr(v.p, '\0', v.len) != NULL || (hex && !hex_lower(v.p, v.len)))
+		return CT_ERR_FORMAT;
+	if (out == NULL)
+		return 0;
+	if ((*out = malloc(v.len + 1)) == NULL)
+		return CT_ERR_NOMEM;
+	memcpy(*out, v.p, v.len);
+	(*out)[v.len] = '\0';
+	return 0;
+}
+
+/*
+ * Reads one entry's metadata into r (which it fills, as rec_from_cert
+ * does), or only checks its form when r is NULL. 0 or a negative ct_err.
+ */
+static int
+meta_read(struct der_cursor *c, struct store_rec *r)
+{
+	const uint8_t *sha, *spki;
+	struct der_cursor v;
+	int64_t nb, na, fs;
+	uint8_t flags;
+	uint16_t n, i;
+	int rc;
+
+	if ((rc = der_read_bytes(c, 32, &sha)) != 0 ||
+	    (rc = der_read_bytes(c, 32, &spki)) != 0 ||
+	    (rc = read_i64(c, &nb)) != 0 || (rc = read_i64(c, &na)) != 0 ||
+	    (rc = read_i64(c, &fs)) != 0 || (rc = der_read_u8(c, &flags)) != 0)
+		return rc;
+	if (flags & ~(INDEX_F_PRECERT | INDEX_F_IS_CA))
+		return CT_ERR_FORMAT;
+	if (r != NULL) {
+		memcpy(r->sha256, sha, 32);
+		memcpy(r->spki_sha256, spki, 32);
+		r->not_before = nb;
+		r->not_after = na;
+		r->first_seen = fs;
+		r->precert = (flags & INDEX_F_PRECERT) != 0;
+		r->is_ca = (flags & INDEX_F_IS_CA) != 0;
+	}
+	if ((rc = meta_text(c, true, r != NULL ? &r->serial : NULL)) != 0 ||
+	    (rc = meta_text(c, false, r != NULL ? &r->source : NULL)) != 0 ||
+	    (rc = der_read_u16(c, &n)) != 0)
+		return rc;
+	if (n > CERT_MAX_NAMES)
+		return CT_ERR_FORMAT;
+	if (r != NULL && n > 0 &&
+	    (r->names = calloc(n, sizeof(*r->names))) == NULL)
+		return CT_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		if ((rc = der_read_vec(c, 2, &v)) != 0)
+			return rc;
+		if (r == NULL)
+			continue;
+		if ((r->names[i].name = malloc(v.len + 1)) == NULL)
+			return CT_ERR_NOMEM;
+		memcpy(r->names[i].name, v.p, v.len);
+		r->names[i].name[v.len] = '\0';
+		r->names[i].len = v.len;
+		r->n_names = (size_t)i + 1;
+	}
+	return 0;
+}
+
+/* The record of entry e, as rec_from_cert would have made it. */
+static int
+index_rec(const struct index_ent *e, struct store_rec **out)
+{
+	struct der_cursor c;
+	struct store_rec *r;
+	int rc;
+
+	*out = NULL;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return CT_ERR_NOMEM;
+	memcpy(r->tbs_sha256, e->tbs, 32);
+	der_init(&c, e->meta, e->meta_len);
+	if ((rc = meta_read(&c, r)) == 0 && !der_empty(&c))
+		rc = CT_ERR_FORMAT;
+	if (rc != 0) {
+		rec_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+static int
+ent_cmp(const void *a, const void *b)
+{
+	const struct index_ent *x = a, *y = b;
+
+	return memcmp(x->tbs, y->tbs, 32);
+}
+
+static int
+index_parse(struct index *ix, size_t max_records)
+{
+	uint8_t sum[INDEX_SUM_BYTES];
+	struct der_cursor c;
+	const uint8_t *p;
+	uint64_t count, i;
+	struct index_ent *e;
+	size_t body;
+	int rc;
+
+	if (ix->len < INDEX_MAGIC_BYTES + 8 + INDEX_SUM_BYTES)
+		return CT_ERR_TRUNCATED;
+	body = ix->len - INDEX_SUM_BYTES;
+	if (wc_Sha256Hash(ix->buf, (word32)body, sum) != 0)
+		return CT_ERR_CRYPTO;
+	if (memcmp(sum, ix->buf + body, sizeof(sum)) != 0 ||
+	    memcmp(ix->buf, INDEX_MAGIC, INDEX_MAGIC_BYTES) != 0)
+		return CT_ERR_FORMAT;
+	der_init(&c, ix->buf + INDEX_MAGIC_BYTES, body - INDEX_MAGIC_BYTES);
+	if ((rc = der_read_u64(&c, &count)) != 0)
+		return rc;
+	if (count > max_records)
+		return CT_ERR_TOO_BIG;
+	if (count > 0 &&
+	    (ix->ents = calloc((size_t)count, sizeof(*ix->ents))) == NULL)
+		return CT_ERR_NOMEM;
+	for (i = 0; i < count; i++) {
+		e = &ix->ents[i];
+		if ((rc = der_read_bytes(&c, 32, &e->tbs)) != 0 ||
+		    (rc = der_read_u64(&c, &e->id.dev)) != 0 ||
+		    (rc = der_read_u64(&c, &e->id.ino)) != 0 ||
+		    (rc = der_read_u64(&c, &e->id.size)) != 0 ||
+		    (rc = read_i64(&c, &e->id.mtime_s)) != 0 ||
+		    (rc = der_read_u64(&c, &e->id.mtime_ns)) != 0 ||
+		    (rc = read_i64(&c, &e->id.ctime_s)) != 0 ||
+		    (rc = der_read_u64(&c, &e->id.ctime_ns)) != 0)
+			return rc;
+		p = c.p;
+		if ((rc = meta_read(&c, NULL)) != 0)
+			return rc;
+		e->meta = p;
+		e->meta_len = (size_t)(c.p - p);
+	}
+	if (!der_empty(&c))
+		return CT_ERR_TRAILING;
+	ix->n = (size_t)count;
+	if (ix->n > 1)
+		qsort(ix->ents, ix->n, sizeof(*ix->ents), ent_cmp);
+	for (i = 1; i < ix->n; i++)
+		if (ent_cmp(&ix->ents[i - 1], &ix->ents[i]) == 0)
+			return CT_ERR_FORMAT;
+	return 0;
+}
+
+/* The store's index, or NULL without a usable one (logged when bad). */
+static struct index *
+index_load(const struct store *st)
+{
+	struct index *ix;
+	int rc;
+
+	if ((ix = calloc(1, sizeof(*ix))) == NULL)
+		return NULL;
+	rc = read_at(st->dirfd, INDEX_NAME, STORE_MAX_INDEX_BYTES, &ix->buf,
+	    &ix->len, NULL);
+	if (rc == 0)
+		rc = index_parse(ix, st->max_records);
+	if (rc != 0) {
+		if (!(rc == CT_ERR_IO && errno == ENOENT) && st->log != NULL)
+			st->log(st->log_arg,
+			    "store %s: index ignored (%s): every record is "
+			    "read",
+			    st->dir,
+			    rc == CT_ERR_IO ? strerror(errno)
+			                    : ct_strerror(rc));
+		index_free(ix);
+		return NULL;
+	}
+	return ix;
+}
+
+static struct index_ent *
+index_lookup(struct index *ix, const uint8_t tbs[32])
+{
+	struct index_ent key;
+
+	if (ix->n == 0)
+		return NULL;
+	memset(&key, 0, sizeof(key));
+	key.tbs = tbs;
+	return bsearch(&key, ix->ents, ix->n, sizeof(*ix->ents), ent_cmp);
+}
+
+/*
+ * The record of file name (tbs) from the index, when the file is still
+ * the one validated: 0 with *out set, 0 with *out NULL (read it), or
+ * CT_ERR_NOMEM. *id receives the file's identity when it matched.
+ */
+static int
+index_take(struct store *st, const char *name, const uint8_t tbs[32],
+    struct store_rec **out, struct file_id *id)
+{
+	struct index_ent *e;
+	struct stat sb;
+	int rc;
+
+	*out = NULL;
+	if (st->ix == NULL || (e = index_lookup(st->ix, tbs)) == NULL)
+		return 0;
+	if (fstatat(st->dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(sb.st_mode))
+		return 0;
+	file_id_of(&sb, id);
+	if (!file_id_eq(id, &e->id))
+		return 0;
+	if ((rc = index_rec(e, out)) == CT_ERR_NOMEM)
+		return rc;
+	if (rc == 0 && !e->used) {
+		e->used = true;
+		st->ix->used++;
+		st->stats.indexed++;
+	}
+	return 0;
+}
+
+/* Notes the file of the record just added (store_open only). */
+static void
+ids_note(struct store *st, const struct file_id *id)
+{
+	struct file_id *ids;
+	size_t ncap;
+
+	if (st->ids_failed)
+		return;
+	if (st->n_recs > st->ids_cap) {
+		ncap = st->recs_cap;
+		if ((ids = realloc(st->ids, ncap * sizeof(*ids))) == NULL) {
+			st->ids_failed = true;
+			return;
+		}
+		st->ids = ids;
+		st->ids_cap = ncap;
+	}
+	st->ids[st->n_recs - 1] = *id;
+}
+
+static int
+put_u64(struct util_buf *b, uint64_t v)
+{
+	uint8_t x[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		x[i] = (uint8_t)(v >> (56 - 8 * i));
+	return util_buf_append(b, x, sizeof(x));
+}
+
+static int
+put_vec16(struct util_buf *b, const void *p, size_t n)
+{
+	uint8_t x[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+	int rc;
+
+	if (n > UINT16_MAX)
+		return CT_ERR_TOO_BIG;
+	if ((rc = util_buf_append(b, x, sizeof(x))) != 0)
+		return rc;
+	return util_buf_append(b, p, n);
+}
+
+static int
+put_entry(struct util_buf *b, const struct store_rec *r,
+    const struct file_id *id)
+{
+	uint8_t flags = (uint8_t)((r->precert ? INDEX_F_PRECERT : 0) |
+	    (r->is_ca ? INDEX_F_IS_CA : 0));
+	uint8_t n[2] = {(uint8_t)(r->n_names >> 8), (uint8_t)r->n_names};
+	size_t i;
+	int rc;
+
+	if ((rc = util_buf_append(b, r->tbs_sha256, 32)) != 0 ||
+	    (rc = put_u64(b, id->dev)) != 0 ||
+	    (rc = put_u64(b, id->ino)) != 0 ||
+	    (rc = put_u64(b, id->size)) != 0 ||
+	    (rc = put_u64(b, (uint64_t)id->mtime_s)) != 0 ||
+	    (rc = put_u64(b, id->mtime_ns)) != 0 ||
+	    (rc = put_u64(b, (uint64_t)id->ctime_s)) != 0 ||
+	    (rc = put_u64(b, id->ctime_ns)) != 0 ||
+	    (rc = util_buf_append(b, r->sha256, 32)) != 0 ||
+	    (rc = util_buf_append(b, r->spki_sha256, 32)) != 0 ||
+	    (rc = put_u64(b, (uint64_t)r->not_before)) != 0 ||
+	    (rc = put_u64(b, (uint64_t)r->not_after)) != 0 ||
+	    (rc = put_u64(b, (uint64_t)r->first_seen)) != 0 ||
+	    (rc = util_buf_append(b, &flags, 1)) != 0 ||
+	    (rc = put_vec16(b, r->serial, strlen(r->serial))) != 0 ||
+	    (rc = put_vec16(b, r->source, strlen(r->source))) != 0)
+		return rc;
+	if (r->n_names > CERT_MAX_NAMES)
+		return CT_ERR_TOO_BIG;
+	if ((rc = util_buf_append(b, n, sizeof(n))) != 0)
+		return rc;
+	for (i = 0; i < r->n_names; i++)
+		if ((rc = put_vec16(b, r->names[i].name, r->names[i].len)) != 0)
+			return rc;
+	return 0;
+}
+
+/* Whether record i's file is old enough to be indexed (see the top). */
+static bool
+settled(const struct file_id *id, int64_t now)
+{
+	return id->mtime_s <= now - INDEX_SETTLE_S &&
+	    id->ctime_s <= now - INDEX_SETTLE_S;
+}
+
+/* The index text of every settled record into b. */
+static int
+index_format(const struct store *st, struct util_buf *b)
+{
+	uint8_t sum[INDEX_SUM_BYTES];
+	int64_t now = util_now();
+	size_t i, n = 0;
+	int rc;
+
+	for (i = 0; i < st->n_recs; i++)
+		if (settled(&st->ids[i], now))
+			n++;
+	if ((rc = util_buf_append(b, INDEX_MAGIC, INDEX_MAGIC_BYTES)) != 0 ||
+	    (rc = put_u64(b, n)) != 0)
+		return rc;
+	for (i = 0; i < st->n_recs; i++)
+		if (settled(&st->ids[i], now) &&
+		    (rc = put_entry(b, st->recs[i], &st->ids[i])) != 0)
+			return rc;
+	if (wc_Sha256Hash(b->data, (word32)b->len, sum) != 0)
+		return CT_ERR_CRYPTO;
+	return util_buf_append(b, sum, sizeof(sum));
+}
+
+/*
+ * Replaces the index (the caller holds the lock). Not synced: a torn
+ * index fails its checksum and is then ignored. Failures only mean that
+ * the next store_open reads every record.
+ */
+static void
+index_write(const struct store *st)
+{
+	char tmp[TMP_NAME_LEN + 1];
+	struct util_buf b;
+	int fd = -1, tries, rc;
+
+	util_buf_init(&b, STORE_MAX_INDEX_BYTES);
+	if ((rc = index_format(st, &b)) != 0)
+		goto out;
+	for (tries = 0; tries < TMP_CREATE_TRIES && fd < 0; tries++) {
+		tmp_name(tmp);
+		fd = openat(st->dirfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EEXIST)
+			goto out;
+	}
+	if (fd < 0)
+		goto out;
+	rc = write_all(fd, b.data, b.len);
+	if (close(fd) != 0 || rc != 0 ||
+	    renameat(st->dirfd, tmp, st->dirfd, INDEX_NAME) != 0)
+		unlinkat(st->dirfd, tmp, 0);
+out:
+	util_buf_clear(&b);
+}
+
+/* After a writable load: a new index when the old one was not exact. */
+static void
+index_update(struct store *st)
+{
+	bool exact = st->ix != NULL && st->validated == 0 &&
+	    st->ix->used == st->ix->n && st->ix->n == st->n_recs;
+
+	if (st->ids_failed || exact || (st->ix == NULL && st->n_recs == 0))
+		return;
+	index_write(st);
+}
+
 /* ------------------------------------------------------------ loading */
 
 static void
@@ -701,11 +1234,16 @@ slog(const struct store *st, const char *what, const char *name,
 	st->log(st->log_arg, "store %s: %s: %s", what, s, why);
 }
 
-/* One directory entry during a load; *added counts new records. */
+/*
+ * One directory entry during a load; *added counts new records. With
+ * noting, the file of each record added is noted for the index.
+ */
 static int
-load_entry(struct store *st, const char *name, bool cleanup, size_t *added)
+load_entry(struct store *st, const char *name, bool cleanup, bool noting,
+    size_t *added)
 {
 	struct store_rec *rec = NULL;
+	struct file_id id;
 	uint8_t tbs[32];
 	int rc;
 
@@ -718,30 +1256,41 @@ load_entry(struct store *st, const char *name, bool cleanup, size_t *added)
 		return 0;
 	}
 	if (!name_is_rec(name, tbs)) {
-		if (strcmp(name, LOCK_NAME) != 0)
+		if (strcmp(name, LOCK_NAME) != 0 &&
+		    strcmp(name, INDEX_NAME) != 0)
 			st->stats.other++;
 		return 0;
 	}
 	if (index_find(st, tbs) >= 0)
 		return 0;
-	if ((rc = load_record(st, name, tbs, &rec, NULL)) == CT_ERR_NOMEM)
+	memset(&id, 0, sizeof(id));
+	if ((rc = index_take(st, name, tbs, &rec, &id)) != 0)
 		return rc;
-	if (rc != 0) {
-		st->stats.invalid++;
-		slog(st, "ignored", name,
-		    rc == CT_ERR_IO ? strerror(errno) : ct_strerror(rc));
-		return 0;
+	if (rec == NULL) {
+		rc = load_record(st, name, tbs, &rec, NULL, &id);
+		if (rc == CT_ERR_NOMEM)
+			return rc;
+		if (rc != 0) {
+			st->stats.invalid++;
+			slog(st, "ignored", name,
+			    rc == CT_ERR_IO ? strerror(errno)
+			                    : ct_strerror(rc));
+			return 0;
+		}
+		st->validated++;
 	}
 	if ((rc = index_add(st, rec)) != 0) {
 		rec_free(rec);
 		return rc;
 	}
+	if (noting)
+		ids_note(st, &id);
 	(*added)++;
 	return 0;
 }
 
 static int
-load_dir(struct store *st, bool cleanup, size_t *added)
+load_dir(struct store *st, bool cleanup, bool noting, size_t *added)
 {
 	struct dirent *de;
 	DIR *d = NULL;
@@ -771,7 +1320,8 @@ load_dir(struct store *st, bool cleanup, size_t *added)
 			rc = CT_ERR_TOO_BIG;
 			break;
 		}
-		if ((rc = load_entry(st, de->d_name, cleanup, added)) != 0)
+		if ((rc = load_entry(st, de->d_name, cleanup, noting, added)) !=
+		    0)
 			break;
 	}
 	closedir(d);
@@ -801,6 +1351,7 @@ store_open(const char *dir, const struct store_opts *opts, struct store **out)
 	}
 	if (st->max_records == 0 || st->max_records > STORE_MAX_RECORDS)
 		st->max_records = STORE_MAX_RECORDS;
+	st->generation = generation_next();
 	if ((st->dir = strdup(dir)) == NULL)
 		goto out;
 	rc = CT_ERR_IO;
@@ -811,7 +1362,16 @@ store_open(const char *dir, const struct store_opts *opts, struct store **out)
 		goto out;
 	if (!(st->flags & STORE_RDONLY) && (rc = lock_take(st, &lfd)) != 0)
 		goto out;
-	rc = load_dir(st, !(st->flags & STORE_RDONLY), &added);
+	st->ix = index_load(st);
+	rc = load_dir(st, !(st->flags & STORE_RDONLY),
+	    !(st->flags & STORE_RDONLY), &added);
+	if (rc == 0 && !(st->flags & STORE_RDONLY))
+		index_update(st);
+	index_free(st->ix);
+	st->ix = NULL;
+	free(st->ids);
+	st->ids = NULL;
+	st->ids_cap = 0;
 out:
 	saved = errno;
 	if (lfd >= 0)
@@ -848,7 +1408,7 @@ store_refresh(struct store *st, size_t *added)
 	size_t n = 0;
 	int rc;
 
-	rc = load_dir(st, false, &n);
+	rc = load_dir(st, false, false, &n);
 	if (added != NULL)
 		*added = n;
 	return rc;
@@ -858,6 +1418,12 @@ size_t
 store_count(const struct store *st)
 {
 	return st->n_recs;
+}
+
+uint64_t
+store_generation(const struct store *st)
+{
+	return st->generation;
 }
 
 const struct store_rec *
@@ -911,7 +1477,7 @@ put_locked(struct store *st, const char *name, const struct ct_cert *c,
 	int rc;
 
 	*adopted = false;
-	rc = load_record(st, name, c->tbs_sha256, &rec, NULL);
+	rc = load_record(st, name, c->tbs_sha256, &rec, NULL, NULL);
 	if (rc == 0) {
 		if ((rc = index_add(st, rec)) != 0)
 			rec_free(rec);
@@ -982,5 +1548,5 @@ store_load_cert(const struct store *st, const uint8_t tbs_sha256[32],
 	if (index_find(st, tbs_sha256) < 0)
 		return CT_ERR_NOT_FOUND;
 	rec_name(tbs_sha256, name);
-	return load_record(st, name, tbs_sha256, NULL, out);
+	return load_record(st, name, tbs_sha256, NULL, out, NULL);
 }

@@ -29,6 +29,13 @@
  * ".tmp-<random>" (O_EXCL, 0644), fsync it, rename it to the record name
  * and fsync the directory. Readers take no lock. A record is never
  * rewritten, so first_seen survives.
+ *
+ * ".index" caches the validation: for each record, the identity of the
+ * file validated (device, inode, size, modification and change times)
+ * and what was read from it. store_open takes a record whose file still
+ * has that identity from the index instead of reading and validating it
+ * again; every other file is validated in full, and a writable
+ * store_open then replaces the index. A bad index is ignored whole.
  */
 #ifndef CT_STORE_H
 #define CT_STORE_H
@@ -44,6 +51,7 @@
 #define STORE_MAX_DIR_ENTRIES 250000        /* entries store_open looks at */
 #define STORE_MAX_SOURCE_BYTES 1024         /* source path kept (cut) */
 #define STORE_REC_NAME_LEN 68               /* 64 hex + ".rec" */
+#define STORE_MAX_INDEX_BYTES (64 * 1024 * 1024) /* the ".index" file */
 
 /* store_opts.flags */
 #define STORE_RDONLY 0x1 /* no lock, no clean-up, no mkdir, no store_put */
@@ -70,6 +78,7 @@ struct store_rec {
 struct store_stats {
 	size_t records;     /* valid records in the index */
 	size_t invalid;     /* "*.rec" files ignored (torn, foreign, bad) */
+	size_t indexed;     /* records taken from the index, not read */
 	size_t tmp_removed; /* stale ".tmp-*" files removed by store_open */
 	size_t tmp_left;    /* ".tmp-*" files seen but left (read-only) */
 	size_t other;       /* other directory entries, ignored */
@@ -103,6 +112,13 @@ void store_free(struct store *st);
 int store_refresh(struct store *st, size_t *added);
 
 size_t store_count(const struct store *st);
+/*
+ * Changes whenever the records in memory change (store_put, store_refresh
+ * adding one) and differs between any two stores of the process, so that
+ * a value computed from the records can be kept while it stays the same.
+ * Never 0.
+ */
+uint64_t store_generation(const struct store *st);
 /* NULL when unknown. The pointer stays valid until store_free. */
 const struct store_rec *store_find(const struct store *st,
     const uint8_t tbs_sha256[32]);

@@ -1,5 +1,6 @@
 /*
- * tls: wolfSSL TLS 1.3 with pinned Ed25519 keys, driven by libuv streams.
+ * tls: wolfSSL TLS 1.3 with pinned Ed25519 keys (or, in CA-file mode, X.509
+ * verification against a site's CA), driven by libuv streams.
  *
  * Data flow: libuv's read_cb appends ciphertext to c->in; drive() runs the
  * handshake, then wolfSSL_read until WANT_READ; wolfSSL pulls ciphertext
@@ -14,10 +15,12 @@
 #include <wolfssl/wolfcrypt/asn_public.h>
 #include <wolfssl/wolfcrypt/chacha.h>
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/ed25519.h>
 #include <wolfssl/wolfcrypt/error-crypt.h>
 #include <wolfssl/wolfcrypt/random.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +39,11 @@
 #define TLS_KEY_DER_MAX_BYTES 128
 #define TLS_ED25519_SIG_BYTES 64
 #define TLS_TICKET_KEY_BYTES 32
+/* CA-file mode: names quoted in an error text, and their room. */
+#define TLS_NAMES_SHOWN 3
+#define TLS_NAMES_TEXT_BYTES 128
+#define TLS_CN_TEXT_BYTES 64 /* one CN quoted in an error text */
+#define TLS_PEM_LABEL_BYTES 32
 
 _Static_assert(TLS_CN_MAX_BYTES < CTC_NAME_SIZE,
     "TLS_CN_MAX_BYTES must leave room for the NUL in CTC_NAME_SIZE");
@@ -56,14 +64,22 @@ struct tls_ctx {
 	bool server;
 	tls_authorize_fn authorize;
 	void *arg;
-	unsigned refs;      /* the owner plus one per connection */
-	bool probe;         /* tls_ctx_new_probe: no key, no pin */
+	uint8_t own_pub[TLS_KEY_BYTES]; /* our Ed25519 key */
+	unsigned refs;                  /* the owner plus one per connection */
+	bool probe;                     /* tls_ctx_new_probe: no key, no pin */
 	uint64_t linger_ms; /* close_flush's wait for the peer's EOF */
 	/* Server: session ticket keys (see ticket_cb). */
 	uint8_t ticket_key[TLS_TICKET_KEY_BYTES];   /* ChaCha20-Poly1305 */
 	uint8_t peer_key_key[TLS_TICKET_KEY_BYTES]; /* ChaCha20 */
 	WC_RNG rng;
 	bool rng_ok;
+	/* CA-file mode (tls_ctx_use_ca_file). */
+	bool ca_mode;
+	bool unusable;         /* tls_ctx_use_ca_file failed */
+	int64_t ca_not_before; /* the latest notBefore of the anchors */
+	int64_t ca_not_after;  /* the earliest notAfter of the anchors */
+	char **peer_names;     /* server: accepted client names, or NULL */
+	size_t n_peer_names;
 };
 
 struct tls_session {
@@ -108,6 +124,9 @@ struct tls_conn {
 	uint8_t *early_der; /* the leaf the verify callback checked */
 	size_t early_der_len;
 	char error[TLS_ERROR_TEXT_BYTES];
+	/* CA-file mode: the name we want (client) and the one accepted. */
+	char want_name[TLS_NAME_MAX_BYTES + 1];
+	char peer_name[TLS_NAME_MAX_BYTES + 1];
 	/* Probe connections. */
 	tls_plain_fn on_plain;
 	uint8_t *chain[TLS_PROBE_MAX_CHAIN]; /* the peer's DER, leaf first */
@@ -126,6 +145,8 @@ struct write_req {
 };
 
 static const uint8_t oid_ed25519[] = {0x2b, 0x65, 0x70}; /* 1.3.101.112 */
+static const uint8_t oid_san[] = {0x55, 0x1d, 0x11};     /* 2.5.29.17 */
+static const uint8_t oid_cn[] = {0x55, 0x04, 0x03};      /* 2.5.4.3 */
 
 static void close_now(struct tls_conn *c);
 
@@ -399,6 +420,236 @@ tls_cert_pub(const uint8_t *der, size_t len, uint8_t pub[TLS_KEY_BYTES])
 	return 0;
 }
 
+/*
+ * What CA-file mode needs of an X.509 certificate (any key type): its
+ * validity, its subject and its subjectAltName extension, as views into
+ * der. Walks the DER only; verifies nothing.
+ */
+struct cert_facts {
+	int64_t not_before;
+	int64_t not_after;
+	struct der_tlv subject; /* Name */
+	struct der_tlv spki;    /* SubjectPublicKeyInfo */
+	struct der_tlv san;     /* GeneralNames; san.raw == NULL when none */
+};
+
+/* Extensions ::= SEQUENCE OF Extension: finds subjectAltName. */
+static int
+facts_extensions(const struct der_tlv *wrapper, struct cert_facts *f)
+{
+	struct der_cursor in, exts, ext, inner;
+	struct der_tlv t, oid, flag, val;
+	int rc;
+
+	der_enter(wrapper, &in);
+	if ((rc = der_expect(&in, DER_SEQUENCE, &t)) != 0)
+		return rc;
+	if (!der_empty(&in))
+		return CT_ERR_TRAILING;
+	der_enter(&t, &exts);
+	while (!der_empty(&exts)) {
+		if ((rc = der_expect(&exts, DER_SEQUENCE, &t)) != 0)
+			return rc;
+		der_enter(&t, &ext);
+		if ((rc = der_expect(&ext, DER_OID, &oid)) != 0 ||
+		    (rc = der_optional(&ext, DER_BOOLEAN, &flag)) < 0 ||
+		    (rc = der_expect(&ext, DER_OCTET_STRING, &val)) != 0)
+			return rc;
+		if (!der_oid_eq(&oid, oid_san, sizeof(oid_san)))
+			continue;
+		if (f->san.raw != NULL)
+			return CT_ERR_FORMAT; /* two subjectAltNames */
+		der_enter(&val, &inner);
+		if ((rc = der_expect(&inner, DER_SEQUENCE, &f->san)) != 0)
+			return rc;
+		if (!der_empty(&inner))
+			return CT_ERR_TRAILING;
+	}
+	return 0;
+}
+
+static int
+cert_facts(const uint8_t *der, size_t len, struct cert_facts *f)
+{
+	struct der_cursor top, cert, tbs, val;
+	struct der_tlv t, nb, na;
+	int i, rc;
+
+	memset(f, 0, sizeof(*f));
+	if (der == NULL || len == 0)
+		return CT_ERR_INVALID;
+	if (len > TLS_PEER_CERT_MAX_BYTES)
+		return CT_ERR_TOO_BIG;
+	der_init(&top, der, len);
+	if ((rc = der_expect(&top, DER_SEQUENCE, &t)) != 0)
+		return rc;
+	if (!der_empty(&top))
+		return CT_ERR_TRAILING;
+	der_enter(&t, &cert);
+	if ((rc = der_expect(&cert, DER_SEQUENCE, &t)) != 0)
+		return rc;
+	/* TBSCertificate: [0] version, serial, signature, issuer, validity,
+	 * subject, subjectPublicKeyInfo, [1], [2], [3] extensions. */
+	der_enter(&t, &tbs);
+	if ((rc = der_optional(&tbs, DER_CTX_CONS(0), &t)) < 0 ||
+	    (rc = der_expect(&tbs, DER_INTEGER, &t)) != 0)
+		return rc;
+	for (i = 0; i < 2; i++) /* signature, issuer */
+		if ((rc = der_expect(&tbs, DER_SEQUENCE, &t)) != 0)
+			return rc;
+	if ((rc = der_expect(&tbs, DER_SEQUENCE, &t)) != 0)
+		return rc;
+	der_enter(&t, &val);
+	if ((rc = der_next(&val, &nb)) != 0 ||
+	    (rc = der_get_time(&nb, &f->not_before)) != 0 ||
+	    (rc = der_next(&val, &na)) != 0 ||
+	    (rc = der_get_time(&na, &f->not_after)) != 0)
+		return rc;
+	if ((rc = der_expect(&tbs, DER_SEQUENCE, &f->subject)) != 0 ||
+	    (rc = der_expect(&tbs, DER_SEQUENCE, &f->spki)) != 0 ||
+	    (rc = der_optional(&tbs, DER_CTX(1), &t)) < 0 ||
+	    (rc = der_optional(&tbs, DER_CTX(2), &t)) < 0 ||
+	    (rc = der_optional(&tbs, DER_CTX_CONS(3), &t)) < 0)
+		return rc;
+	if (rc == 1 && (rc = facts_extensions(&t, f)) != 0)
+		return rc;
+	return der_empty(&tbs) ? 0 : CT_ERR_TRAILING;
+}
+
+/* Called for each name; returning true stops the walk. */
+typedef bool (*name_fn)(void *arg, const uint8_t *name, size_t len);
+
+/* Every CN of a Name (RDNs are SETs of type-and-value pairs). */
+static int
+subject_each_cn(const struct der_tlv *subject, name_fn fn, void *arg)
+{
+	struct der_cursor rdns, rdn, atv;
+	struct der_tlv set, seq, oid, v;
+	int rc;
+
+	der_enter(subject, &rdns);
+	while (!der_empty(&rdns)) {
+		if ((rc = der_expect(&rdns, DER_SET, &set)) != 0)
+			return rc;
+		der_enter(&set, &rdn);
+		while (!der_empty(&rdn)) {
+			if ((rc = der_expect(&rdn, DER_SEQUENCE, &seq)) != 0)
+				return rc;
+			der_enter(&seq, &atv);
+			if ((rc = der_expect(&atv, DER_OID, &oid)) != 0 ||
+			    (rc = der_next(&atv, &v)) != 0)
+				return rc;
+			if (der_oid_eq(&oid, oid_cn, sizeof(oid_cn)) &&
+			    fn(arg, v.val, v.len))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The names a certificate is for: its DNS subjectAltNames, or its subject
+ * CNs when it has none (RFC 6125). 1 when fn stopped the walk, 0 when it
+ * did not, or a negative ct_err.
+ */
+static int
+cert_each_name(const struct cert_facts *f, name_fn fn, void *arg)
+{
+	struct der_cursor in;
+	struct der_tlv t;
+	bool any_dns = false;
+	int rc;
+
+	if (f->san.raw != NULL) {
+		der_enter(&f->san, &in);
+		while (!der_empty(&in)) {
+			if ((rc = der_next(&in, &t)) != 0)
+				return rc;
+			if (t.tag != DER_CTX(2)) /* dNSName */
+				continue;
+			any_dns = true;
+			if (fn(arg, t.val, t.len))
+				return 1;
+		}
+	}
+	if (any_dns)
+		return 0;
+	return subject_each_cn(&f->subject, fn, arg);
+}
+
+/* Names joined by ", " for an error text, sanitised and cut. */
+struct names_text {
+	char text[TLS_NAMES_TEXT_BYTES];
+	size_t n;
+};
+
+static bool
+names_text_add(void *arg, const uint8_t *name, size_t len)
+{
+	struct names_text *nt = arg;
+	char one[TLS_NAME_MAX_BYTES + 1];
+	size_t used = strlen(nt->text);
+
+	if (nt->n++ == TLS_NAMES_SHOWN) {
+		snprintf(nt->text + used, sizeof(nt->text) - used, ", ...");
+		return true;
+	}
+	util_sanitize((const char *)name, len, one, sizeof(one));
+	snprintf(nt->text + used, sizeof(nt->text) - used, "%s%s",
+	    used > 0 ? ", " : "", one);
+	return false;
+}
+
+static void
+cert_names_text(const struct cert_facts *f, char *out, size_t outsz)
+{
+	struct names_text nt;
+
+	memset(&nt, 0, sizeof(nt));
+	if (cert_each_name(f, names_text_add, &nt) < 0 || nt.n == 0)
+		snprintf(out, outsz, "no DNS name or CN");
+	else
+		snprintf(out, outsz, "%s", nt.text);
+}
+
+static bool
+first_cn(void *arg, const uint8_t *name, size_t len)
+{
+	util_sanitize((const char *)name, len, arg, TLS_CN_TEXT_BYTES);
+	return true;
+}
+
+/* "CN=..." of a certificate for an error text, or a placeholder. */
+static void
+cert_label(const struct cert_facts *f, char *out, size_t outsz)
+{
+	char cn[TLS_CN_TEXT_BYTES];
+
+	if (subject_each_cn(&f->subject, first_cn, cn) == 1)
+		snprintf(out, outsz, "CN=%s", cn);
+	else
+		snprintf(out, outsz, "without a CN");
+}
+
+/* Equal ignoring ASCII case. */
+static bool
+name_eq(const uint8_t *a, size_t alen, const char *b)
+{
+	size_t i;
+	uint8_t x, y;
+
+	if (alen != strlen(b))
+		return false;
+	for (i = 0; i < alen; i++) {
+		x = a[i] >= 'A' && a[i] <= 'Z' ? (uint8_t)(a[i] + 32) : a[i];
+		y = (uint8_t)b[i];
+		y = y >= 'A' && y <= 'Z' ? (uint8_t)(y + 32) : y;
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
 /* ------------------------------------------------------------ errors */
 
 static void set_error(struct tls_conn *c, int status, const char *fmt, ...)
@@ -527,7 +778,10 @@ check_leaf(struct tls_conn *c, const uint8_t *der, size_t len,
 	int rc;
 
 	if ((rc = tls_cert_pub(der, len, pub)) != 0) {
-		set_error(c, CT_ERR_AUTH, "peer certificate unusable: %s",
+		set_error(c, CT_ERR_AUTH,
+		    "peer certificate unusable for pinning: %s (not a "
+		    "self-signed Ed25519 certificate; a peer in CA-file mode "
+		    "sends one its CA issued)",
 		    ct_strerror(rc));
 		return CT_ERR_AUTH;
 	}
@@ -603,10 +857,236 @@ probe_verify(struct tls_conn *c, WOLFSSL_X509_STORE_CTX *store)
 	return 1;
 }
 
+/* ------------------------------------------------------------ CA-file mode */
+
+static const char *
+side_name(const struct tls_conn *c)
+{
+	return c->ctx->server ? "client" : "server";
+}
+
+/* A date error (wolfSSL's own codes, and the OpenSSL ones it maps to). */
+static bool
+is_date_error(int e)
+{
+	return e == ASN_BEFORE_DATE_E || e == ASN_AFTER_DATE_E ||
+	    e == X509_V_ERR_CERT_NOT_YET_VALID ||
+	    e == X509_V_ERR_CERT_HAS_EXPIRED ||
+	    e == X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD ||
+	    e == X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD;
+}
+
+static bool
+is_issuer_error(int e)
+{
+	return e == ASN_NO_SIGNER_E ||
+	    e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+	    e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+	    e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE ||
+	    e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+	    e == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN;
+}
+
+/* "expired on DATE" or "is not valid before DATE"; false when in dates. */
+static bool
+dates_text(const struct cert_facts *f, int64_t now, char *out, size_t outsz)
+{
+	char when[UTIL_RFC3339_LEN];
+
+	if (now > f->not_after) {
+		util_time_rfc3339(f->not_after, when);
+		snprintf(out, outsz, "expired on %s", when);
+		return true;
+	}
+	if (now < f->not_before) {
+		util_time_rfc3339(f->not_before, when);
+		snprintf(out, outsz, "is not valid before %s", when);
+		return true;
+	}
+	return false;
+}
+
+/* Why wolfSSL's verification refused certificate error_depth. */
+static void
+ca_refuse(struct tls_conn *c, const WOLFSSL_X509_STORE_CTX *store)
+{
+	struct cert_facts f;
+	char label[TLS_NAMES_TEXT_BYTES], names[TLS_NAMES_TEXT_BYTES];
+	char dates[TLS_NAMES_TEXT_BYTES], text[WOLFSSL_MAX_ERROR_SZ];
+	const char *what = side_name(c);
+	int e = store->error, d = store->error_depth;
+	bool facts = false;
+
+	if (store->certs != NULL && d >= 0 && d < store->totalCerts)
+		facts = cert_facts(store->certs[d].buffer,
+		            store->certs[d].length, &f) == 0;
+	if (facts)
+		cert_label(&f, label, sizeof(label));
+	else
+		snprintf(label, sizeof(label), "(unreadable)");
+	if (d > 0) /* an intermediate the peer sent */
+		what = "issuing";
+	if (facts && is_date_error(e) &&
+	    dates_text(&f, util_now(), dates, sizeof(dates)))
+		set_error(c, CT_ERR_AUTH, "%s certificate %s %s", what, label,
+		    dates);
+	else if (is_date_error(e))
+		set_error(c, CT_ERR_AUTH,
+		    "%s certificate %s is outside its validity dates", what,
+		    label);
+	else if (is_issuer_error(e))
+		set_error(c, CT_ERR_AUTH,
+		    "%s certificate %s is not issued by a CA in the CA file",
+		    what, label);
+	else if (e == ASN_SIG_CONFIRM_E ||
+	    e == X509_V_ERR_CERT_SIGNATURE_FAILURE)
+		set_error(c, CT_ERR_AUTH,
+		    "%s certificate %s has a bad signature", what, label);
+	else if (e == DOMAIN_NAME_MISMATCH && facts) {
+		cert_names_text(&f, names, sizeof(names));
+		set_error(c, CT_ERR_AUTH,
+		    "server certificate is for %s, not for %s", names,
+		    c->want_name);
+	} else if (e == EXTKEYUSE_AUTH_E)
+		set_error(c, CT_ERR_AUTH,
+		    "%s certificate %s is not for TLS %s authentication "
+		    "(extended key usage)",
+		    what, label, side_name(c));
+	else {
+		if (e < 0)
+			wolfSSL_ERR_error_string_n((unsigned long)e, text,
+			    sizeof(text));
+		else
+			snprintf(text, sizeof(text), "%s",
+			    wolfSSL_X509_verify_cert_error_string(e));
+		set_error(c, CT_ERR_AUTH,
+		    "%s certificate %s refused by X.509 verification (%d: %s)",
+		    what, label, e, text);
+	}
+}
+
+static bool
+match_peer_names(void *arg, const uint8_t *name, size_t len)
+{
+	struct tls_conn *c = arg;
+	size_t i;
+
+	for (i = 0; i < c->ctx->n_peer_names; i++)
+		if (name_eq(name, len, c->ctx->peer_names[i])) {
+			snprintf(c->peer_name, sizeof(c->peer_name), "%s",
+			    c->ctx->peer_names[i]);
+			return true;
+		}
+	return false;
+}
+
+static bool
+record_first_name(void *arg, const uint8_t *name, size_t len)
+{
+	struct tls_conn *c = arg;
+
+	util_sanitize((const char *)name, len, c->peer_name,
+	    sizeof(c->peer_name));
+	return true;
+}
+
+/*
+ * Our checks of a leaf that wolfSSL has verified up to an anchor: the
+ * anchors' dates (which wolfSSL does not check), the leaf's dates again,
+ * and on a server the accepted names. Records the peer name.
+ */
+static int
+ca_check_leaf(struct tls_conn *c, const uint8_t *der, size_t len)
+{
+	const struct tls_ctx *ctx = c->ctx;
+	struct cert_facts f;
+	char label[TLS_NAMES_TEXT_BYTES], names[TLS_NAMES_TEXT_BYTES];
+	char when[UTIL_RFC3339_LEN], dates[TLS_NAMES_TEXT_BYTES];
+	int64_t now = util_now();
+	int rc;
+
+	if ((rc = cert_facts(der, len, &f)) != 0) {
+		set_error(c, CT_ERR_AUTH, "%s certificate unusable: %s",
+		    side_name(c), ct_strerror(rc));
+		return CT_ERR_AUTH;
+	}
+	cert_label(&f, label, sizeof(label));
+	if (now > ctx->ca_not_after || now < ctx->ca_not_before) {
+		util_time_rfc3339(now > ctx->ca_not_after ? ctx->ca_not_after
+		                                          : ctx->ca_not_before,
+		    when);
+		set_error(c, CT_ERR_AUTH,
+		    "a CA certificate of the CA file %s %s: renew the CA file "
+		    "and reload",
+		    now > ctx->ca_not_after ? "expired on"
+		                            : "is not valid before",
+		    when);
+		return CT_ERR_AUTH;
+	}
+	if (dates_text(&f, now, dates, sizeof(dates))) {
+		set_error(c, CT_ERR_AUTH, "%s certificate %s %s", side_name(c),
+		    label, dates);
+		return CT_ERR_AUTH;
+	}
+	if (ctx->server && ctx->n_peer_names > 0) {
+		rc = cert_each_name(&f, match_peer_names, c);
+		if (rc == 1)
+			return 0;
+		cert_names_text(&f, names, sizeof(names));
+		set_error(c, CT_ERR_AUTH,
+		    "client certificate %s is for %s: not one of the accepted "
+		    "peer names",
+		    label, names);
+		return CT_ERR_AUTH;
+	}
+	(void)cert_each_name(&f, record_first_name, c);
+	return 0;
+}
+
+/*
+ * The verify callback in CA-file mode: wolfSSL's verdict stands (it is
+ * called for each certificate of the chain, the leaf last), and the leaf
+ * then gets our own checks.
+ */
+static int
+ca_verify(struct tls_conn *c, int preverify, WOLFSSL_X509_STORE_CTX *store)
+{
+	const uint8_t *der;
+	size_t len;
+
+	if (!preverify) {
+		ca_refuse(c, store);
+		return 0;
+	}
+	if (store->error_depth != 0)
+		return 1; /* an intermediate that wolfSSL accepted */
+	if (store->certs == NULL || store->totalCerts < 1 ||
+	    store->certs[0].buffer == NULL) {
+		set_error(c, CT_ERR_AUTH, "peer sent no certificate");
+		return 0;
+	}
+	der = store->certs[0].buffer;
+	len = store->certs[0].length;
+	if (c->early_accepted) /* called again for the same leaf */
+		return len == c->early_der_len &&
+		    memcmp(der, c->early_der, len) == 0;
+	if (ca_check_leaf(c, der, len) != 0)
+		return 0;
+	if ((c->early_der = malloc(len)) == NULL) {
+		set_error(c, CT_ERR_NOMEM, "out of memory");
+		return 0;
+	}
+	memcpy(c->early_der, der, len);
+	c->early_der_len = len;
+	c->early_accepted = true;
+	return 1;
+}
+
 /*
  * wolfSSL's verify callback. Nothing here is trusted yet (CertificateVerify
  * comes later); it only lets a refusal end the handshake with an alert.
- * Every X.509 verdict (no issuer, dates) is overridden: pinning decides.
+ * In pinned mode every X.509 verdict (no issuer, dates) is overridden:
+ * pinning decides. CA-file mode keeps wolfSSL's verdict (ca_verify).
  */
 static int
 verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
@@ -624,6 +1104,8 @@ verify_cb(int preverify, WOLFSSL_X509_STORE_CTX *store)
 		return 0;
 	if (c->ctx->probe)
 		return probe_verify(c, store);
+	if (c->ctx->ca_mode)
+		return ca_verify(c, preverify, store);
 	if (c->early_accepted)
 		return 1; /* called again for another certificate */
 	if (store->certs == NULL || store->totalCerts < 1 ||
@@ -689,6 +1171,39 @@ peer_check_resumed_server(struct tls_conn *c)
 }
 
 /*
+ * CA-file mode, after the handshake: the leaf in the session must be the
+ * one the verify callback accepted. No session is resumed in this mode.
+ */
+static int
+peer_check_ca(struct tls_conn *c)
+{
+	const uint8_t *der;
+	size_t len;
+
+	if (c->resumed) {
+		set_error(c, CT_ERR_AUTH,
+		    "a resumed session in CA-file mode (not offered)");
+		return CT_ERR_AUTH;
+	}
+	if (session_leaf(c, &der, &len) != 0) {
+		set_error(c, CT_ERR_AUTH,
+		    "no peer certificate after the "
+		    "handshake");
+		return CT_ERR_AUTH;
+	}
+	if (!c->early_accepted) {
+		set_error(c, CT_ERR_AUTH, "peer certificate was not checked");
+		return CT_ERR_AUTH;
+	}
+	if (len != c->early_der_len || memcmp(der, c->early_der, len) != 0) {
+		set_error(c, CT_ERR_AUTH,
+		    "peer certificate changed in the handshake");
+		return CT_ERR_AUTH;
+	}
+	return 0;
+}
+
+/*
  * The check that counts, after the handshake, on the leaf wolfSSL keeps in
  * the session (whose CertificateVerify it has checked by now). A full
  * handshake's leaf must be the one the verify callback accepted; a client
@@ -703,6 +1218,8 @@ peer_check(struct tls_conn *c)
 	size_t len;
 	int rc;
 
+	if (c->ctx->ca_mode)
+		return peer_check_ca(c);
 	if (c->ctx->server && c->resumed)
 		return peer_check_resumed_server(c);
 	if (session_leaf(c, &der, &len) != 0) {
@@ -822,6 +1339,8 @@ ticket_aad(uint8_t aad[TICKET_AAD_BYTES], const uint8_t *name,
 static const uint8_t *
 ticket_subject(const struct tls_conn *c)
 {
+	if (c->ctx->ca_mode) /* no tickets in CA-file mode */
+		return NULL;
 	if (c->accepted)
 		return c->peer_pub;
 	if (c->early_accepted) /* issued at the end of the handshake */
@@ -857,6 +1376,8 @@ ticket_open(struct tls_ctx *ctx, struct tls_conn *c, const uint8_t *name,
 	uint8_t enc[TLS_KEY_BYTES], aad[TICKET_AAD_BYTES], pub[TLS_KEY_BYTES];
 	size_t i;
 
+	if (ctx->ca_mode) /* none issued: nothing to open */
+		return WOLFSSL_TICKET_RET_REJECT;
 	ticket_aad(aad, name, iv, mac, len);
 	if (wc_ChaCha20Poly1305_Decrypt(ctx->ticket_key, iv, aad, sizeof(aad),
 	        ticket, (word32)len, mac, ticket) != 0)
@@ -1347,6 +1868,7 @@ ctx_new(bool server, const uint8_t seed[TLS_KEY_BYTES],
 	ctx->server = server;
 	ctx->authorize = authorize;
 	ctx->arg = arg;
+	memcpy(ctx->own_pub, pub, TLS_KEY_BYTES);
 	rc = CT_ERR_CRYPTO;
 	ctx->ssl_ctx = wolfSSL_CTX_new(
 	    server ? wolfTLSv1_3_server_method() : wolfTLSv1_3_client_method());
@@ -1424,8 +1946,13 @@ tls_ctx_new_client(const uint8_t seed[TLS_KEY_BYTES],
 void
 tls_ctx_free(struct tls_ctx *ctx)
 {
+	size_t i;
+
 	if (ctx == NULL || --ctx->refs > 0)
 		return;
+	for (i = 0; i < ctx->n_peer_names; i++)
+		free(ctx->peer_names[i]);
+	free(ctx->peer_names);
 	wolfSSL_CTX_free(ctx->ssl_ctx);
 	if (ctx->rng_ok)
 		wc_FreeRng(&ctx->rng);
@@ -1433,14 +1960,429 @@ tls_ctx_free(struct tls_ctx *ctx)
 	free(ctx);
 }
 
-int
-tls_ctx_use_ca_file(struct tls_ctx *ctx, const char *ca_file,
-    const char *own_chain_file)
+/* ------------------------------------------------------------ CA files */
+
+static void errf(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+errf(char *err, size_t errsz, const char *fmt, ...)
 {
-	(void)ctx;
-	(void)ca_file;
-	(void)own_chain_file;
-	return CT_ERR_UNSUPPORTED;
+	va_list ap;
+
+	if (err == NULL || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+/* A file of at most TLS_CA_MAX_FILE_BYTES; errno kept on CT_ERR_IO. */
+static int
+ca_read(const char *path, uint8_t **text, size_t *len, char *err, size_t errsz)
+{
+	int rc, saved;
+
+	if ((rc = util_read_file(path, TLS_CA_MAX_FILE_BYTES, text, len)) == 0)
+		return 0;
+	saved = errno;
+	if (rc == CT_ERR_IO)
+		errf(err, errsz, "%s: %s", path, strerror(saved));
+	else if (rc == CT_ERR_TOO_BIG)
+		errf(err, errsz, "%s: larger than %d bytes", path,
+		    TLS_CA_MAX_FILE_BYTES);
+	else
+		errf(err, errsz, "%s: %s", path, ct_strerror(rc));
+	errno = saved;
+	return rc;
+}
+
+/*
+ * The next certificate of a PEM file (only CERTIFICATE blocks may be in
+ * it), with its facts; n counts them. 0 with *der set (the caller frees
+ * it), CT_ERR_NOT_FOUND at the end, or another ct_err with err set.
+ */
+static int
+pem_next_cert(const char *path, const uint8_t *text, size_t len, size_t *off,
+    size_t *n, uint8_t **der, size_t *der_len, struct cert_facts *f, char *err,
+    size_t errsz)
+{
+	char label[TLS_PEM_LABEL_BYTES], q[TLS_PEM_LABEL_BYTES];
+	int rc;
+
+	*der = NULL;
+	rc = util_pem_next((const char *)text, len, off, label, sizeof(label),
+	    der, der_len);
+	if (rc == CT_ERR_NOT_FOUND)
+		return rc;
+	if (rc != 0) {
+		errf(err, errsz, "%s: PEM block %zu is malformed (%s)", path,
+		    *n + 1, ct_strerror(rc));
+		return CT_ERR_FORMAT;
+	}
+	if (strcmp(label, "CERTIFICATE") != 0) {
+		util_sanitize(label, strlen(label), q, sizeof(q));
+		errf(err, errsz,
+		    "%s: a '%s' block where only CERTIFICATE blocks belong",
+		    path, q);
+		rc = CT_ERR_FORMAT;
+	} else if (++*n > TLS_CA_MAX_CERTS) {
+		errf(err, errsz, "%s: more than %d certificates", path,
+		    TLS_CA_MAX_CERTS);
+		rc = CT_ERR_TOO_BIG;
+	} else if ((rc = cert_facts(*der, *der_len, f)) != 0) {
+		errf(err, errsz, "%s: certificate %zu is not X.509 (%s)", path,
+		    *n, ct_strerror(rc));
+		rc = CT_ERR_FORMAT;
+	}
+	if (rc != 0) {
+		free(*der);
+		*der = NULL;
+	}
+	return rc;
+}
+
+/* A certificate of a file that must be within its dates now. */
+static int
+file_cert_dates(const char *path, size_t n, const struct cert_facts *f,
+    int64_t now, char *err, size_t errsz)
+{
+	char label[TLS_NAMES_TEXT_BYTES], dates[TLS_NAMES_TEXT_BYTES];
+
+	if (!dates_text(f, now, dates, sizeof(dates)))
+		return 0;
+	cert_label(f, label, sizeof(label));
+	errf(err, errsz, "%s: certificate %zu (%s) %s", path, n, label, dates);
+	return CT_ERR_AUTH;
+}
+
+/* The trust anchors: each within its dates, each loaded as a CA. */
+static int
+load_anchors(struct tls_ctx *ctx, const char *path, char *err, size_t errsz)
+{
+	struct cert_facts f;
+	uint8_t *text = NULL, *der = NULL;
+	size_t len = 0, off = 0, der_len = 0, n = 0;
+	int64_t now = util_now();
+	int ret, rc;
+
+	ctx->ca_not_before = INT64_MIN;
+	ctx->ca_not_after = INT64_MAX;
+	if ((rc = ca_read(path, &text, &len, err, errsz)) != 0)
+		return rc;
+	while ((rc = pem_next_cert(path, text, len, &off, &n, &der, &der_len,
+	            &f, err, errsz)) == 0) {
+		if ((rc = file_cert_dates(path, n, &f, now, err, errsz)) != 0)
+			goto out;
+		ret = wolfSSL_CTX_load_verify_buffer(ctx->ssl_ctx, der,
+		    (long)der_len, WOLFSSL_FILETYPE_ASN1);
+		if (ret != WOLFSSL_SUCCESS) {
+			errf(err, errsz,
+			    "%s: certificate %zu cannot be a trust anchor "
+			    "(wolfSSL error %d)",
+			    path, n, ret);
+			rc = CT_ERR_FORMAT;
+			goto out;
+		}
+		if (f.not_before > ctx->ca_not_before)
+			ctx->ca_not_before = f.not_before;
+		if (f.not_after < ctx->ca_not_after)
+			ctx->ca_not_after = f.not_after;
+		free(der);
+		der = NULL;
+	}
+	if (rc != CT_ERR_NOT_FOUND)
+		goto out;
+	rc = 0;
+	if (n == 0) {
+		errf(err, errsz, "%s: no CERTIFICATE block", path);
+		rc = CT_ERR_FORMAT;
+	}
+out:
+	free(der);
+	free(text);
+	return rc;
+}
+
+/* The public key bits of our leaf (BIT STRING content), kept for checks. */
+#define TLS_SPKI_BITS_MAX_BYTES 160 /* an x963 point of P-521: 133 */
+
+struct own_leaf {
+	uint8_t bits[TLS_SPKI_BITS_MAX_BYTES];
+	size_t bits_len; /* 0: not kept (an RSA key, or too long) */
+};
+
+/* SEQUENCE { AlgorithmIdentifier, BIT STRING 00 || key }: the key. */
+static void
+spki_bits(const struct der_tlv *spki, struct own_leaf *leaf)
+{
+	struct der_cursor in;
+	struct der_tlv alg, bits;
+
+	leaf->bits_len = 0;
+	der_enter(spki, &in);
+	if (der_expect(&in, DER_SEQUENCE, &alg) != 0 ||
+	    der_expect(&in, DER_BIT_STRING, &bits) != 0 || bits.len < 2 ||
+	    bits.val[0] != 0 || bits.len - 1 > sizeof(leaf->bits))
+		return;
+	memcpy(leaf->bits, bits.val + 1, bits.len - 1);
+	leaf->bits_len = bits.len - 1;
+}
+
+/*
+ * Our chain: the file must hold only certificates, leaf first; the leaf
+ * must be valid now. wolfSSL then loads the same bytes.
+ */
+static int
+load_chain(struct tls_ctx *ctx, const char *path, struct own_leaf *leaf,
+    char *err, size_t errsz)
+{
+	struct cert_facts f;
+	uint8_t *text = NULL, *der = NULL;
+	size_t len = 0, off = 0, der_len = 0, n = 0;
+	int rc;
+
+	memset(leaf, 0, sizeof(*leaf));
+	if ((rc = ca_read(path, &text, &len, err, errsz)) != 0)
+		return rc;
+	while ((rc = pem_next_cert(path, text, len, &off, &n, &der, &der_len,
+	            &f, err, errsz)) == 0) {
+		/* Our own leaf must be valid now: a peer would refuse it. */
+		if (n == 1) {
+			if ((rc = file_cert_dates(path, n, &f, util_now(), err,
+			         errsz)) != 0)
+				goto out;
+			spki_bits(&f.spki, leaf);
+		}
+		free(der);
+		der = NULL;
+	}
+	if (rc != CT_ERR_NOT_FOUND)
+		goto out;
+	rc = 0;
+	if (n == 0) {
+		errf(err, errsz, "%s: no CERTIFICATE block", path);
+		rc = CT_ERR_FORMAT;
+	} else if (wolfSSL_CTX_use_certificate_chain_buffer_format(ctx->ssl_ctx,
+	               text, (long)len,
+	               WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS) {
+		errf(err, errsz,
+		    "%s: wolfSSL cannot use this certificate chain", path);
+		rc = CT_ERR_FORMAT;
+	}
+out:
+	free(der);
+	free(text);
+	return rc;
+}
+
+/* An ECDSA private key (traditional or PKCS#8 DER): its x963 point. */
+static int
+ecc_der_pub(const uint8_t *der, size_t len, uint8_t *out, size_t outsz,
+    size_t *out_len)
+{
+	ecc_key key;
+	word32 idx = 0, n = (word32)outsz;
+	int rc = CT_ERR_NOT_FOUND;
+
+	if (wc_ecc_init(&key) != 0)
+		return CT_ERR_CRYPTO;
+	if (wc_EccPrivateKeyDecode(der, &idx, &key, (word32)len) == 0 &&
+	    (key.type != ECC_PRIVATEKEY_ONLY ||
+	        wc_ecc_make_pub(&key, NULL) == 0) &&
+	    wc_ecc_export_x963(&key, out, &n) == 0) {
+		*out_len = n;
+		rc = 0;
+	}
+	wc_ecc_free(&key);
+	return rc;
+}
+
+/* An Ed25519 private key (PKCS#8 DER): its public key, derived. */
+static int
+ed25519_der_pub(const uint8_t *der, size_t len, uint8_t *out, size_t outsz,
+    size_t *out_len)
+{
+	ed25519_key key;
+	word32 idx = 0;
+	int rc = CT_ERR_NOT_FOUND;
+
+	if (outsz < TLS_KEY_BYTES || wc_ed25519_init(&key) != 0)
+		return CT_ERR_CRYPTO;
+	if (wc_Ed25519PrivateKeyDecode(der, &idx, &key, (word32)len) == 0 &&
+	    wc_ed25519_make_public(&key, out, TLS_KEY_BYTES) == 0) {
+		*out_len = TLS_KEY_BYTES;
+		rc = 0;
+	}
+	wc_ed25519_free(&key);
+	return rc;
+}
+
+/*
+ * The public key bits of a PEM private key (its first block), for the
+ * kinds whose pairing wolfSSL does not check (Ed25519, ECDSA). 0, or
+ * CT_ERR_NOT_FOUND for another kind (RSA), which wolfSSL checks.
+ */
+static int
+pem_key_pub(const uint8_t *text, size_t len, uint8_t *out, size_t outsz,
+    size_t *out_len)
+{
+	char label[TLS_PEM_LABEL_BYTES];
+	uint8_t *der = NULL;
+	size_t off = 0, der_len = 0;
+	int rc = CT_ERR_NOT_FOUND;
+
+	if (util_pem_next((const char *)text, len, &off, label, sizeof(label),
+	        &der, &der_len) != 0)
+		return CT_ERR_NOT_FOUND;
+	if (der_len > UINT32_MAX)
+		rc = CT_ERR_TOO_BIG;
+	else if (strcmp(label, "PRIVATE KEY") == 0 &&
+	    ed25519_der_pub(der, der_len, out, outsz, out_len) == 0)
+		rc = 0;
+	else if (strcmp(label, "PRIVATE KEY") == 0 ||
+	    strcmp(label, "EC PRIVATE KEY") == 0)
+		rc = ecc_der_pub(der, der_len, out, outsz, out_len);
+	util_zero(der, der_len);
+	free(der);
+	return rc;
+}
+
+/*
+ * The chain's private key (key_path), or the Ed25519 key loaded already,
+ * and a check that it is the leaf's key. wolfSSL checks that for RSA, but
+ * (measured, 5.5.4) not for ECDSA or Ed25519 pairs: those we compare
+ * ourselves, public key against the leaf's.
+ */
+static int
+load_own_key(struct tls_ctx *ctx, const char *cert_path, const char *key_path,
+    const struct own_leaf *leaf, char *err, size_t errsz)
+{
+	uint8_t *text = NULL, pub[TLS_SPKI_BITS_MAX_BYTES];
+	size_t len = 0, pub_len = 0;
+	bool match = true;
+	int ret, rc;
+
+	if (key_path != NULL) {
+		if ((rc = ca_read(key_path, &text, &len, err, errsz)) != 0)
+			return rc;
+		ret = wolfSSL_CTX_use_PrivateKey_buffer(ctx->ssl_ctx, text,
+		    (long)len, WOLFSSL_FILETYPE_PEM);
+		if (ret == WOLFSSL_SUCCESS &&
+		    pem_key_pub(text, len, pub, sizeof(pub), &pub_len) == 0)
+			match = pub_len == leaf->bits_len &&
+			    util_ct_equal(pub, leaf->bits, pub_len);
+		util_zero(text, len);
+		free(text);
+		if (ret != WOLFSSL_SUCCESS) {
+			errf(err, errsz,
+			    "%s: not a private key wolfSSL can use (PEM, not "
+			    "encrypted: ECDSA, RSA or Ed25519)",
+			    key_path);
+			return CT_ERR_FORMAT;
+		}
+	} else {
+		match = leaf->bits_len == TLS_KEY_BYTES &&
+		    util_ct_equal(ctx->own_pub, leaf->bits, TLS_KEY_BYTES);
+	}
+	if (!match ||
+	    wolfSSL_CTX_check_private_key(ctx->ssl_ctx) != WOLFSSL_SUCCESS) {
+		if (key_path != NULL)
+			errf(err, errsz,
+			    "%s does not hold the key of the certificate in %s",
+			    key_path, cert_path);
+		else
+			errf(err, errsz,
+			    "%s: the certificate is not for this side's Ed25519 "
+			    "key (give the certificate's own key file)",
+			    cert_path);
+		return CT_ERR_AUTH;
+	}
+	return 0;
+}
+
+/* A DNS-like name: 1..TLS_NAME_MAX_BYTES printable bytes, no blank. */
+static int
+host_check(const char *s, size_t max, size_t *len)
+{
+	size_t i, n;
+
+	n = strnlen(s, max + 1);
+	if (n == 0 || n > max)
+		return CT_ERR_INVALID;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return CT_ERR_INVALID;
+	*len = n;
+	return 0;
+}
+
+static int
+copy_peer_names(struct tls_ctx *ctx, const struct tls_ca_opts *o, char *err,
+    size_t errsz)
+{
+	size_t i, n;
+
+	if (o->n_peer_names == 0)
+		return 0;
+	if ((ctx->peer_names =
+	            calloc(o->n_peer_names, sizeof(*ctx->peer_names))) == NULL)
+		return CT_ERR_NOMEM;
+	for (i = 0; i < o->n_peer_names; i++) {
+		if (o->peer_names[i] == NULL ||
+		    host_check(o->peer_names[i], TLS_NAME_MAX_BYTES, &n) != 0) {
+			errf(err, errsz, "peer name %zu is not a DNS name",
+			    i + 1);
+			return CT_ERR_INVALID;
+		}
+		if ((ctx->peer_names[i] = strdup(o->peer_names[i])) == NULL)
+			return CT_ERR_NOMEM;
+		ctx->n_peer_names = i + 1;
+	}
+	return 0;
+}
+
+int
+tls_ctx_use_ca_file(struct tls_ctx *ctx, const struct tls_ca_opts *o, char *err,
+    size_t errsz)
+{
+	struct own_leaf leaf;
+	int rc;
+
+	errf(err, errsz, "%s", "");
+	if (ctx == NULL || o == NULL || o->ca_file == NULL ||
+	    o->cert_file == NULL || ctx->probe || ctx->ca_mode ||
+	    ctx->unusable || ctx->refs != 1 ||
+	    (o->n_peer_names > 0 && (!ctx->server || o->peer_names == NULL)) ||
+	    o->n_peer_names > TLS_MAX_PEER_NAMES) {
+		errf(err, errsz, "CA-file mode: bad arguments");
+		return CT_ERR_INVALID;
+	}
+	ctx->unusable = true; /* until every part is in place */
+	if ((rc = load_anchors(ctx, o->ca_file, err, errsz)) != 0 ||
+	    (rc = load_chain(ctx, o->cert_file, &leaf, err, errsz)) != 0 ||
+	    (rc = load_own_key(ctx, o->cert_file, o->key_file, &leaf, err,
+	         errsz)) != 0)
+		return rc;
+	if ((rc = copy_peer_names(ctx, o, err, errsz)) != 0) {
+		if (rc == CT_ERR_NOMEM)
+			errf(err, errsz, "out of memory");
+		return rc;
+	}
+	/* No tickets: every connection verifies the chain and dates anew. */
+	if (ctx->server && wolfSSL_CTX_no_ticket_TLSv13(ctx->ssl_ctx) != 0) {
+		errf(err, errsz, "cannot turn session tickets off");
+		return CT_ERR_CRYPTO;
+	}
+	ctx->ca_mode = true;
+	ctx->unusable = false;
+	return 0;
+}
+
+bool
+tls_ctx_ca_mode(const struct tls_ctx *ctx)
+{
+	return ctx != NULL && ctx->ca_mode;
 }
 
 /* ------------------------------------------------------------ connections */
@@ -1503,7 +2445,7 @@ tls_accept(struct tls_ctx *ctx, uv_stream_t *server,
 	int rc;
 
 	*out = NULL;
-	if (ctx == NULL || server == NULL || !ctx->server)
+	if (ctx == NULL || server == NULL || !ctx->server || ctx->unusable)
 		return CT_ERR_INVALID;
 	if ((rc = conn_new(ctx, server->loop, cb, &c)) != 0)
 		return rc;
@@ -1578,7 +2520,8 @@ tls_connect(struct tls_ctx *ctx, uv_loop_t *loop, const struct sockaddr *addr,
 
 	*out = NULL;
 	if (ctx == NULL || loop == NULL || addr == NULL || ctx->server ||
-	    ctx->probe || (pin == NULL && ctx->authorize == NULL))
+	    ctx->probe || ctx->ca_mode || ctx->unusable ||
+	    (pin == NULL && ctx->authorize == NULL))
 		return CT_ERR_INVALID;
 	if ((rc = conn_new(ctx, loop, cb, &c)) != 0)
 		return rc;
@@ -1589,6 +2532,36 @@ tls_connect(struct tls_ctx *ctx, uv_loop_t *loop, const struct sockaddr *addr,
 	/* A stale or foreign session only costs a full handshake. */
 	if (session != NULL && session->s != NULL)
 		(void)wolfSSL_set_session(c->ssl, session->s);
+	if ((rc = connect_start(c, addr)) != 0)
+		return rc;
+	*out = c;
+	return 0;
+}
+
+int
+tls_connect_name(struct tls_ctx *ctx, uv_loop_t *loop,
+    const struct sockaddr *addr, const char *name,
+    const struct tls_callbacks *cb, struct tls_conn **out)
+{
+	struct tls_conn *c;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	if (ctx == NULL || loop == NULL || addr == NULL || name == NULL ||
+	    ctx->server || !ctx->ca_mode || ctx->unusable)
+		return CT_ERR_INVALID;
+	if ((rc = host_check(name, TLS_NAME_MAX_BYTES, &n)) != 0)
+		return rc;
+	if ((rc = conn_new(ctx, loop, cb, &c)) != 0)
+		return rc;
+	memcpy(c->want_name, name, n + 1);
+	if (wolfSSL_check_domain_name(c->ssl, c->want_name) !=
+	    WOLFSSL_SUCCESS) {
+		c->silent = true;
+		close_now(c);
+		return CT_ERR_CRYPTO;
+	}
 	if ((rc = connect_start(c, addr)) != 0)
 		return rc;
 	*out = c;
@@ -1657,6 +2630,18 @@ tls_conn_peer_pub(const struct tls_conn *c, uint8_t out[TLS_KEY_BYTES])
 }
 
 const char *
+tls_conn_peer_name(const struct tls_conn *c)
+{
+	return c->accepted ? c->peer_name : "";
+}
+
+bool
+tls_conn_ca_mode(const struct tls_conn *c)
+{
+	return c->ctx->ca_mode;
+}
+
+const char *
 tls_conn_error(const struct tls_conn *c)
 {
 	return c->error;
@@ -1695,6 +2680,8 @@ tls_conn_get_session(const struct tls_conn *c, struct tls_session **out)
 	*out = NULL;
 	if (c->ctx->server || !c->accepted)
 		return CT_ERR_INVALID;
+	if (c->ctx->ca_mode) /* the server issues no tickets */
+		return CT_ERR_NOT_FOUND;
 	if ((ws = wolfSSL_get1_session(c->ssl)) == NULL)
 		return CT_ERR_NOT_FOUND;
 	if (wolfSSL_SESSION_is_resumable(ws) != 1) {

@@ -21,6 +21,10 @@
  * the first certificate the peer sends; any others are ignored, as are the
  * X.509 validity dates (keys are pinned, as in SSH).
  *
+ * An optional CA-file mode (tls_ctx_use_ca_file, below) replaces the
+ * pinning of the peer's key with X.509 verification against a site's own
+ * CA, for sites with their own PKI.
+ *
  * Both ends prefer X25519 for the key exchange (about three times cheaper
  * per handshake than P-256 in Debian's wolfSSL build).
  *
@@ -67,7 +71,7 @@
 	"TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:"             \
 	"TLS13-AES256-GCM-SHA384"
 /* Size of the last-error text, NUL included. */
-#define TLS_ERROR_TEXT_BYTES 160
+#define TLS_ERROR_TEXT_BYTES 256
 
 struct tls_ctx;
 struct tls_conn;
@@ -133,12 +137,65 @@ int tls_ctx_new_client(const uint8_t seed[TLS_KEY_BYTES],
 void tls_ctx_free(struct tls_ctx *ctx);
 
 /*
- * Optional CA-file mode (sites with their own PKI): chain verification
- * against ca_file instead of key pinning, with a CA-issued certificate
- * for our key. NOT IMPLEMENTED: always returns CT_ERR_UNSUPPORTED.
+ * CA-file mode (sites with their own PKI). It turns a client or server
+ * context made above into one that authenticates the peer by X.509
+ * instead of by its pinned key:
+ *
+ * - ca_file (PEM, one or more CERTIFICATE blocks) holds the trust
+ *   anchors. Every anchor must be within its validity dates when the file
+ *   is loaded, and each handshake checks again that all of them still
+ *   are (wolfSSL itself checks the dates of the leaf and of the
+ *   intermediates the peer sends, but not those of loaded anchors).
+ * - cert_file (PEM) holds our certificate, then any intermediates; it
+ *   replaces the self-signed certificate. It must be within its dates
+ *   when loaded. key_file (PEM: PKCS#8, or the traditional EC or RSA
+ *   forms) is its private key (ECDSA, RSA or Ed25519); when key_file is
+ *   NULL, cert_file must certify the context's own Ed25519 key.
+ * - The peer's chain must verify up to an anchor with wolfSSL's normal
+ *   verification (signatures, the dates of the leaf and of the
+ *   intermediates it sends, which need key usage keyCertSign, and the
+ *   extended key usage when present: serverAuth for a server,
+ *   clientAuth for a client), and the peer must prove it holds the
+ *   leaf's key (TLS 1.3 CertificateVerify).
+ * - Names. A client connects with tls_connect_name(): the server's leaf
+ *   must carry that name (a DNS subjectAltName, or the subject CN when
+ *   it has no DNS subjectAltName; wolfSSL's rules, which allow a
+ *   left-most '*' label). A server with peer_names accepts a client leaf
+ *   only when one of its names (DNS subjectAltNames, or the CNs when it
+ *   has none) equals one of peer_names, ignoring ASCII case and without
+ *   wildcards; without peer_names any leaf the CA issued is accepted.
+ * - The authorize callback and pins are not used, and tls_conn_peer_pub
+ *   reports CT_ERR_NOT_FOUND: the peer is a certificate, not a raw key.
+ * - A server issues no session tickets, so that every connection
+ *   verifies the chain (and its dates) anew; a client offers none.
+ *
+ * Call it once, before any connection uses the context. err (errsz
+ * bytes, may be NULL) receives a reason naming the file, e.g.
+ * "/etc/ct-agent/ca.pem: certificate 1 (CN=Old CA) expired on
+ * 2026-01-01T00:00:00Z". 0, or CT_ERR_IO (errno kept), CT_ERR_FORMAT,
+ * CT_ERR_TOO_BIG, CT_ERR_AUTH (a certificate out of its dates, or a key
+ * that does not match the certificate), CT_ERR_INVALID (bad arguments,
+ * a probe context, a context already in use) or CT_ERR_CRYPTO. After a
+ * failure the context is unusable (connections on it are refused with
+ * CT_ERR_INVALID): free it.
  */
-int tls_ctx_use_ca_file(struct tls_ctx *ctx, const char *ca_file,
-    const char *own_chain_file);
+#define TLS_CA_MAX_FILE_BYTES (1024 * 1024) /* a CA, cert or key file */
+#define TLS_CA_MAX_CERTS 100                /* certificates in one file */
+#define TLS_MAX_PEER_NAMES 64               /* entries of peer_names */
+#define TLS_NAME_MAX_BYTES 253              /* one DNS name */
+
+struct tls_ca_opts {
+	const char *ca_file;           /* trust anchors (required) */
+	const char *cert_file;         /* our chain, leaf first (required) */
+	const char *key_file;          /* its key, or NULL: the Ed25519 key */
+	const char *const *peer_names; /* server only; NULL: any name */
+	size_t n_peer_names;
+};
+
+int tls_ctx_use_ca_file(struct tls_ctx *ctx, const struct tls_ca_opts *o,
+    char *err, size_t errsz);
+/* True for a context in CA-file mode. */
+bool tls_ctx_ca_mode(const struct tls_ctx *ctx);
 
 /*
  * Server side: accepts one pending connection from a listening stream (call
@@ -160,6 +217,17 @@ int tls_connect(struct tls_ctx *ctx, uv_loop_t *loop,
     const struct sockaddr *addr, const uint8_t pin[TLS_KEY_BYTES],
     const struct tls_session *session, const struct tls_callbacks *cb,
     struct tls_conn **out);
+
+/*
+ * Client side in CA-file mode: as tls_connect, but the server's
+ * certificate must chain to the CA file and carry name (1 to
+ * TLS_NAME_MAX_BYTES printable bytes, no blanks), instead of a pin. No
+ * session is offered. CT_ERR_INVALID on a context not in CA-file mode
+ * (and tls_connect refuses a context in CA-file mode).
+ */
+int tls_connect_name(struct tls_ctx *ctx, uv_loop_t *loop,
+    const struct sockaddr *addr, const char *name,
+    const struct tls_callbacks *cb, struct tls_conn **out);
 
 /*
  * Sends plaintext after on_handshake(0). The bytes are copied. 0, or
@@ -186,8 +254,19 @@ void tls_close(struct tls_conn *c);
  */
 void tls_set_deadline(struct tls_conn *c, uint64_t ms);
 
-/* The peer's Ed25519 key once seen (even if refused); CT_ERR_NOT_FOUND. */
+/*
+ * The peer's Ed25519 key once seen (even if refused); CT_ERR_NOT_FOUND
+ * (always in CA-file mode).
+ */
 int tls_conn_peer_pub(const struct tls_conn *c, uint8_t out[TLS_KEY_BYTES]);
+/*
+ * CA-file mode: the name the peer's certificate was accepted for (a
+ * server's matching peer_names entry, else the certificate's first DNS
+ * name or CN, sanitised), or "" (pinned mode, or not accepted yet).
+ */
+const char *tls_conn_peer_name(const struct tls_conn *c);
+/* True when the connection's context is in CA-file mode. */
+bool tls_conn_ca_mode(const struct tls_conn *c);
 /* The last error's text, "" when none. Valid until on_close returns. */
 const char *tls_conn_error(const struct tls_conn *c);
 void *tls_conn_arg(const struct tls_conn *c);

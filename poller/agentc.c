@@ -119,6 +119,19 @@ agentc_public_line(const struct agentc *ac)
 	return ac->line;
 }
 
+int
+agentc_use_ca(struct agentc *ac, const char *ca_file, const char *cert_file,
+    const char *key_file, char *err, size_t errsz)
+{
+	struct tls_ca_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.ca_file = ca_file;
+	o.cert_file = cert_file;
+	o.key_file = key_file;
+	return tls_ctx_use_ca_file(ac->tls, &o, err, errsz);
+}
+
 /* ------------------------------------------------------------ helpers */
 
 static void
@@ -463,6 +476,19 @@ conn_failed(struct agentc_req *r, struct tls_conn *c, int status)
 		}
 		return;
 	}
+	if (status == CT_ERR_AUTH && tls_conn_ca_mode(c)) {
+		if (tls_conn_alert(c) >= 0)
+			set_error(r, CT_ERR_AUTH,
+			    "agent %s at %s refused our TLS certificate (%s): "
+			    "it must be issued by a CA in the agent's tls_ca, "
+			    "valid now, and carry one of its tls_peer_names",
+			    r->name, r->res.addr, text);
+		else
+			set_error(r, CT_ERR_AUTH,
+			    "TLS with agent %s at %s failed: %s", r->name,
+			    r->res.addr, text);
+		return;
+	}
 	if (status == CT_ERR_AUTH && has_peer &&
 	    !util_ct_equal(peer, r->pin, KEYS_PUB_BYTES)) {
 		keys_fingerprint(r->pin, want);
@@ -470,6 +496,13 @@ conn_failed(struct agentc_req *r, struct tls_conn *c, int status)
 		set_error(r, CT_ERR_AUTH,
 		    "TLS pin mismatch: expected %s, got %s (agent %s at %s)",
 		    want, got, r->name, r->res.addr);
+		return;
+	}
+	if (status == CT_ERR_AUTH && tls_conn_alert(c) < 0) {
+		/* We refused the agent's certificate (no alert came). */
+		set_error(r, CT_ERR_AUTH,
+		    "TLS handshake with agent %s at %s failed: %s", r->name,
+		    r->res.addr, text);
 		return;
 	}
 	if (status == CT_ERR_AUTH) {
@@ -546,8 +579,13 @@ connect_next(struct agentc_req *r)
 	while (r->next_addr < r->n_addrs) {
 		sa = (const struct sockaddr *)&r->addrs[r->next_addr];
 		addr_text(sa, r->res.addr);
-		rc = tls_connect(r->ac->tls, r->loop, sa, r->pin,
-		    r->next_addr == 0 ? r->session : NULL, &cb, &r->conn);
+		if (tls_ctx_ca_mode(r->ac->tls)) /* the name, not the pin */
+			rc = tls_connect_name(r->ac->tls, r->loop, sa, r->name,
+			    &cb, &r->conn);
+		else
+			rc = tls_connect(r->ac->tls, r->loop, sa, r->pin,
+			    r->next_addr == 0 ? r->session : NULL, &cb,
+			    &r->conn);
 		r->next_addr++;
 		if (rc == 0) {
 			r->phase = PHASE_CONNECTING;

@@ -5,9 +5,11 @@
  * One request: resolve the agent's host (uv_getaddrinfo; a numeric
  * address skips the thread pool), connect to each address in turn until
  * one accepts the TCP connection, run the TLS 1.3 handshake pinning the
- * agent's key, send one signed request frame, read one response frame
- * (at most PROTO_MAX_RESPONSE_BYTES), decode it, verify it (signature
- * under the pinned key, agent name, nonce and request hash) and report.
+ * agent's key (in CA-file mode: checking its certificate against the CA
+ * file and the agent's name), send one signed request frame, read one
+ * response frame (at most PROTO_MAX_RESPONSE_BYTES), decode it, verify
+ * it (signature under the pinned key, agent name, nonce and request
+ * hash) and report.
  * One deadline covers all of it. Any number of requests may run at once
  * on one loop; each is independent, so N agents take as long as the
  * slowest, not the sum.
@@ -61,6 +63,17 @@ int agentc_new(const struct keys_ed25519 *key, const char *comment,
 void agentc_free(struct agentc *ac);
 /* The poller's public line, "ct-ed25519 BASE64 [comment]". */
 const char *agentc_public_line(const struct agentc *ac);
+/*
+ * CA-file mode (common/tls.h, tls_ctx_use_ca_file), before any request:
+ * the TLS layer then checks that an agent's certificate chains to
+ * ca_file and names the agent (agentc_target.name) instead of pinning
+ * its TLS key, and presents cert_file (key_file, or NULL when cert_file
+ * is for the poller's Ed25519 key). Answers are still verified under
+ * agentc_target.pub. 0, or a negative ct_err with err set; after a
+ * failure the agentc can make no request: free it.
+ */
+int agentc_use_ca(struct agentc *ac, const char *ca_file, const char *cert_file,
+    const char *key_file, char *err, size_t errsz);
 
 /* Whom to ask. Copied by agentc_request, except session. */
 struct agentc_target {

@@ -167,7 +167,15 @@ get_names(const struct json_doc *d, int t, struct agentc_cert *c)
 	(void)json_iter_arr(d, t, &it);
 	while (json_iter_next(&it, &e)) {
 		(void)json_get_raw(d, e, &raw, &rawn);
-		rc = json_get_str(d, e, 0, p, rawn + 1, &len);
+		/* Validated by json_parse: without an escape, the raw text is
+		 * the value (no NUL in it either). */
+		if (memchr(raw, '\\', rawn) == NULL) {
+			memcpy(p, raw, rawn);
+			p[rawn] = '\0';
+			len = rawn;
+			rc = 0;
+		} else
+			rc = json_get_str(d, e, 0, p, rawn + 1, &len);
 		if (rc == 0 && (len == 0 || len > AGENTC_NAME_MAX_BYTES))
 			rc = len == 0 ? CT_ERR_FORMAT : CT_ERR_TOO_BIG;
 		if (rc != 0) {
@@ -201,6 +209,7 @@ get_source(const struct json_doc *d, int t, enum agentc_source *out)
 static int
 get_path(const struct json_doc *d, int t, char **out)
 {
+	const char *raw;
 	size_t n;
 	int rc;
 
@@ -210,8 +219,19 @@ get_path(const struct json_doc *d, int t, char **out)
 	}
 	if (t >= 0 && json_type(d, t) != JSON_STRING)
 		return CT_ERR_FORMAT;
-	rc = json_get_str_alloc(d, t, 0, AGENTC_PATH_MAX_BYTES, out, &n);
-	return rc;
+	if ((rc = json_get_raw(d, t, &raw, &n)) != 0)
+		return rc;
+	if (memchr(raw, '\\', n) != NULL)
+		return json_get_str_alloc(d, t, 0, AGENTC_PATH_MAX_BYTES, out,
+		    &n);
+	/* No escape: the raw text (validated by json_parse) is the value. */
+	if (n > AGENTC_PATH_MAX_BYTES)
+		return CT_ERR_TOO_BIG;
+	if ((*out = malloc(n + 1)) == NULL)
+		return CT_ERR_NOMEM;
+	memcpy(*out, raw, n);
+	(*out)[n] = '\0';
+	return 0;
 }
 
 static void

@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
+#include "http.h"
 #include "poller.h"
 #include "probe.h"
 
@@ -398,7 +397,7 @@ main(int argc, char **argv)
 	struct probe_opts po;
 	struct output out;
 	struct util_buf text;
-	char **args;
+	char **args, why[HTTP_ERROR_LEN];
 	int nargs, rc;
 
 	checkrun_defaults(&cfg);
@@ -416,8 +415,8 @@ main(int argc, char **argv)
 	/* libuv does not ignore SIGPIPE; a write to a reset peer would kill. */
 	signal(SIGPIPE, SIG_IGN);
 	output_init(&out);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-		output_add(&out, OUTPUT_UNKNOWN, "libcurl did not initialise");
+	if (http_global_init(why, sizeof(why)) != 0)
+		output_add(&out, OUTPUT_UNKNOWN, "%s", why);
 	else
 		checkrun(&cfg, &out);
 	util_buf_init(&text, 64 * 1024);
@@ -429,7 +428,7 @@ main(int argc, char **argv)
 		rc = output_exit_code(&out);
 	}
 	fflush(stdout);
-	curl_global_cleanup();
+	http_global_cleanup();
 	util_buf_clear(&text);
 	output_clear(&out);
 	free(args);

@@ -337,6 +337,11 @@ agents_start(struct net *n)
 		say(err, sizeof(err), "agent client: %s", ct_strerror(rc));
 		goto fail;
 	}
+	/* CA-file mode (tls_ca in the config). */
+	if (n->conf.tls_ca != NULL &&
+	    (rc = agentc_use_ca(n->ac, n->conf.tls_ca, n->conf.tls_cert,
+	         n->conf.tls_key, err, sizeof(err))) != 0)
+		goto fail;
 	for (i = 0; i < n->n_agents; i++) {
 		struct net_agent *a = &n->agents[i];
 		struct agentc_target t;
@@ -417,6 +422,7 @@ crtsh_start(struct net *n, size_t i)
 	q->include_expired = cfg->include_expired;
 	q->max_downloads = cfg->max_downloads;
 	q->allow_http = cfg->allow_http;
+	q->lazy = true; /* a row seen in an earlier run is not parsed again */
 	/* The run's deadline comes first and names the stage. */
 	q->search_timeout_ms = n->budget_ms + NET_GRACE_MS;
 	q->download_timeout_ms = n->budget_ms + NET_GRACE_MS;
@@ -512,6 +518,21 @@ crtsh_collect(struct net *n, size_t i)
 
 		switch (e->status) {
 		case CRTSH_ENTRY_OK:
+			/* Recorded in an earlier run: nothing to add. */
+			if (e->cert == NULL &&
+			    store_find(n->r->seen, e->tbs_sha256) != NULL)
+				break;
+			if (e->cert == NULL &&
+			    (rc = crtsh_entry_load(&n->crtsh[i], e, e->reason,
+			         sizeof(e->reason))) != 0) {
+				if (failed++ < 3)
+					output_add(n->r->out, es,
+					    "crt.sh id %llu could not be "
+					    "checked: %s",
+					    (unsigned long long)e->row.id,
+					    e->reason);
+				break;
+			}
 			snprintf(where, sizeof(where), "crt.sh id %llu",
 			    (unsigned long long)e->row.id);
 			rc = checkrun_seen(n->r, e->cert, where,

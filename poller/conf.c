@@ -227,24 +227,26 @@ conf_find_agent(const struct conf *c, const char *name)
 	return NULL;
 }
 
-/* The key path, made absolute against the config file's directory. */
+/*
+ * A file setting (key, tls_ca, tls_cert, tls_key): at most once; a
+ * relative path is taken relative to the config file's directory.
+ */
 static int
-set_key_path(struct parser *p, const char *v, size_t vlen)
+set_path(struct parser *p, const char *what, char **dst, size_t *dst_line,
+    const char *v, size_t vlen)
 {
 	struct util_buf b;
 	const char *slash;
 	size_t dlen;
 	int rc;
 
-	if (p->c->key_path != NULL)
+	if (*dst != NULL)
 		return perr(p, CT_ERR_FORMAT,
-		    "'key' given twice (first on "
-		    "line %zu)",
-		    p->c->key_line);
+		    "'%s' given twice (first on line %zu)", what, *dst_line);
 	if (vlen == 0)
-		return perr(p, CT_ERR_FORMAT, "'key' needs a file name");
+		return perr(p, CT_ERR_FORMAT, "'%s' needs a file name", what);
 	if (memchr(v, '\0', vlen) != NULL)
-		return perr(p, CT_ERR_FORMAT, "NUL byte in the key path");
+		return perr(p, CT_ERR_FORMAT, "NUL byte in the %s path", what);
 	util_buf_init(&b, CONF_PATH_MAX_BYTES);
 	slash = strrchr(p->origin, '/');
 	if (v[0] != '/' && slash != NULL) {
@@ -256,12 +258,12 @@ set_key_path(struct parser *p, const char *v, size_t vlen)
 	if ((rc = util_buf_append(&b, v, vlen)) != 0 ||
 	    (rc = util_buf_cstr(&b)) != 0)
 		goto out;
-	p->c->key_path = (char *)util_buf_take(&b, NULL);
-	p->c->key_line = p->line;
+	*dst = (char *)util_buf_take(&b, NULL);
+	*dst_line = p->line;
 out:
 	util_buf_clear(&b);
 	if (rc == CT_ERR_TOO_BIG)
-		return perr(p, rc, "key path too long");
+		return perr(p, rc, "%s path too long", what);
 	if (rc != 0)
 		return perr(p, rc, "%s", ct_strerror(rc));
 	return 0;
@@ -371,7 +373,17 @@ parse_line(struct parser *p, const char *s, size_t n)
 		vlen--;
 	}
 	if (klen == 3 && memcmp(k, "key", 3) == 0)
-		return set_key_path(p, v, vlen);
+		return set_path(p, "key", &p->c->key_path, &p->c->key_line, v,
+		    vlen);
+	if (klen == 6 && memcmp(k, "tls_ca", 6) == 0)
+		return set_path(p, "tls_ca", &p->c->tls_ca, &p->c->tls_ca_line,
+		    v, vlen);
+	if (klen == 8 && memcmp(k, "tls_cert", 8) == 0)
+		return set_path(p, "tls_cert", &p->c->tls_cert,
+		    &p->c->tls_cert_line, v, vlen);
+	if (klen == 7 && memcmp(k, "tls_key", 7) == 0)
+		return set_path(p, "tls_key", &p->c->tls_key,
+		    &p->c->tls_key_line, v, vlen);
 	if (klen > 6 && memcmp(k, "agent", 5) == 0 && is_blank(k[5])) {
 		arg = k + 6;
 		alen = klen - 6;
@@ -385,8 +397,36 @@ parse_line(struct parser *p, const char *s, size_t n)
 		return perr(p, CT_ERR_FORMAT,
 		    "expected 'agent NAME = HOST[:PORT] " KEYS_TYPE " BASE64'");
 	return perr(p, CT_ERR_FORMAT,
-	    "unknown setting '%.*s' (known: key, agent NAME)",
+	    "unknown setting '%.*s' (known: key, agent NAME, tls_ca, "
+	    "tls_cert, tls_key)",
 	    (int)(klen > 64 ? 64 : klen), k);
+}
+
+/* CA-file mode: tls_ca and tls_cert together; tls_key only with them. */
+static int
+check_tls(struct parser *p)
+{
+	const struct conf *c = p->c;
+
+	if (c->tls_ca == NULL && c->tls_cert != NULL) {
+		p->line = c->tls_cert_line;
+		return perr(p, CT_ERR_FORMAT,
+		    "'tls_cert' belongs to CA-file mode, which needs "
+		    "'tls_ca' (the CA file for agent certificates)");
+	}
+	if (c->tls_ca == NULL && c->tls_key != NULL) {
+		p->line = c->tls_key_line;
+		return perr(p, CT_ERR_FORMAT,
+		    "'tls_key' belongs to CA-file mode, which needs 'tls_ca' "
+		    "and 'tls_cert'");
+	}
+	if (c->tls_ca != NULL && c->tls_cert == NULL) {
+		p->line = c->tls_ca_line;
+		return perr(p, CT_ERR_FORMAT,
+		    "'tls_ca' needs 'tls_cert' (this poller's certificate, "
+		    "issued by the site CA)");
+	}
+	return 0;
 }
 
 int
@@ -431,6 +471,8 @@ conf_parse(const char *text, size_t len, const char *origin, struct conf *out,
 			break;
 		s += n + (nl != NULL);
 	}
+	if (rc == 0)
+		rc = check_tls(&p);
 	if (rc == 0 && origin != NULL && (out->path = strdup(origin)) == NULL)
 		rc = perr(&p, CT_ERR_NOMEM, "out of memory");
 	if (rc != 0)
@@ -470,6 +512,9 @@ conf_free(struct conf *c)
 		return;
 	free(c->path);
 	free(c->key_path);
+	free(c->tls_ca);
+	free(c->tls_cert);
+	free(c->tls_key);
 	free(c->agents);
 	memset(c, 0, sizeof(*c));
 }

@@ -6,6 +6,10 @@
  *	key   = /etc/ct/poller.key
  *	agent web1.example.org = 192.0.2.10:5660 ct-ed25519 AAAA... [comment]
  *	agent web2.example.org = [2001:db8::2] ct-ed25519 AAAA...
+ *	# optional CA-file mode:
+ *	tls_ca   = /etc/ct/ca.pem
+ *	tls_cert = /etc/ct/poller-cert.pem
+ *	tls_key  = /etc/ct/poller-cert.key
  *
  * One setting per line, "name = value", blanks around '=' optional. A line
  * whose first non-blank byte is '#' is a comment, and so is the rest of a
@@ -21,6 +25,17 @@
  * (`ct-ed25519 BASE64 [comment]`), which is pinned. HOST is a DNS name, an
  * IPv4 address or an IPv6 address in brackets; PORT defaults to 5660. An
  * agent name given twice is an error.
+ *
+ * tls_ca, tls_cert, tls_key: CA-file mode, for sites with their own PKI
+ * (common/tls.h). tls_ca (PEM trust anchors) turns it on for every agent
+ * of the file and needs tls_cert (this poller's PEM chain, leaf first);
+ * tls_key is that certificate's PEM key (absent: the certificate must be
+ * for the Ed25519 `key`). In this mode the TLS layer checks that an
+ * agent's certificate chains to tls_ca and names the agent (NAME, as a
+ * DNS subjectAltName or CN) instead of pinning its TLS key; the agent's
+ * key line stays required, because the agent's answers are signed with
+ * that key and checked against it. Paths as for key; each at most once;
+ * tls_cert and tls_key without tls_ca are errors.
  *
  * Anything else (an unknown setting, a line without '=', a bad value) is
  * an error naming "FILE:LINE".
@@ -60,6 +75,10 @@ struct conf {
 	char *path;     /* the file read, or NULL for a text */
 	char *key_path; /* NULL when no key line; resolved against path */
 	size_t key_line;
+	char *tls_ca; /* CA-file mode when set; these three as key_path */
+	char *tls_cert;
+	char *tls_key; /* NULL: tls_cert is for the Ed25519 key */
+	size_t tls_ca_line, tls_cert_line, tls_key_line;
 	struct conf_agent *agents;
 	size_t n_agents;
 };

@@ -13,7 +13,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include <wolfssl/options.h>
+#include <wolfssl/wolfcrypt/hash.h>
+#include <wolfssl/wolfcrypt/sha256.h>
+
 #include "crtsh.h"
+#include "der.h"
 #include "http.h"
 #include "json.h"
 #include "state.h"
@@ -213,6 +218,55 @@ member(const struct json_doc *d, int o, const char *key, size_t i, char *why,
 	return t < 0 ? CT_ERR_FORMAT : t;
 }
 
+/*
+ * String token t decoded: json_parse has validated every string, so one
+ * without an escape is its raw text, copied as it is; one with an escape
+ * is decoded by json_get_str_alloc. CT_ERR_TOO_BIG past max bytes.
+ */
+static int
+str_alloc(const struct json_doc *d, int t, size_t max, char **out,
+    size_t *outlen)
+{
+	const char *raw;
+	size_t n;
+	int rc;
+
+	if ((rc = json_get_raw(d, t, &raw, &n)) != 0)
+		return rc;
+	if (memchr(raw, '\\', n) != NULL)
+		return json_get_str_alloc(d, t, JSON_STR_ALLOW_NUL, max, out,
+		    outlen);
+	if (n > max)
+		return CT_ERR_TOO_BIG;
+	if ((*out = malloc(n + 1)) == NULL)
+		return CT_ERR_NOMEM;
+	memcpy(*out, raw, n);
+	(*out)[n] = '\0';
+	*outlen = n;
+	return 0;
+}
+
+/* The same into out (outsz bytes, the NUL included). */
+static int
+str_copy(const struct json_doc *d, int t, char *out, size_t outsz,
+    size_t *outlen)
+{
+	const char *raw;
+	size_t n;
+	int rc;
+
+	if ((rc = json_get_raw(d, t, &raw, &n)) != 0)
+		return rc;
+	if (memchr(raw, '\\', n) != NULL)
+		return json_get_str(d, t, 0, out, outsz, outlen);
+	if (n >= outsz)
+		return CT_ERR_TOO_BIG;
+	memcpy(out, raw, n);
+	out[n] = '\0';
+	*outlen = n;
+	return 0;
+}
+
 /* A string member (NULL for null when nullable). */
 static int
 get_text(const struct json_doc *d, int o, const char *key, bool nullable,
@@ -230,7 +284,7 @@ get_text(const struct json_doc *d, int o, const char *key, bool nullable,
 		why_set(why, whysz, "row %zu: %s is not a string", i, key);
 		return CT_ERR_FORMAT;
 	}
-	rc = json_get_str_alloc(d, t, JSON_STR_ALLOW_NUL, max, out, outlen);
+	rc = str_alloc(d, t, max, out, outlen);
 	if (rc == CT_ERR_TOO_BIG)
 		why_set(why, whysz, "row %zu: %s over %zu bytes", i, key, max);
 	else if (rc != 0)
@@ -290,7 +344,7 @@ get_time(const struct json_doc *d, int o, const char *key, bool nullable,
 		why_set(why, whysz, "row %zu: %s is not a string", i, key);
 		return CT_ERR_FORMAT;
 	}
-	if (json_get_str(d, t, 0, buf, sizeof(buf), &n) != 0 ||
+	if (str_copy(d, t, buf, sizeof(buf), &n) != 0 ||
 	    parse_time(buf, n, out) != 0) {
 		why_set(why, whysz, "row %zu: %s is not a time", i, key);
 		return CT_ERR_FORMAT;
@@ -313,8 +367,8 @@ get_serial(const struct json_doc *d, int o, size_t i, char *out, char *why,
 		    i);
 		return CT_ERR_FORMAT;
 	}
-	if (json_get_str(d, t, 0, out, CRTSH_MAX_SERIAL_HEX + 1, &n) != 0 ||
-	    n == 0 || n % 2 != 0)
+	if (str_copy(d, t, out, CRTSH_MAX_SERIAL_HEX + 1, &n) != 0 || n == 0 ||
+	    n % 2 != 0)
 		goto bad;
 	for (k = 0; k < n; k++) {
 		char c = out[k];
@@ -517,20 +571,109 @@ mem_case_eq(const char *a, const char *b, size_t n)
 	return true;
 }
 
-/* name is c's subject CN or one of its DNS SANs. */
-static bool
-cert_has_name(const struct ct_cert *c, const char *name, size_t len)
-{
-	size_t i;
+/*
+ * What a row must agree with: a certificate's serial, validity and names
+ * (its subject CN and DNS SANs), from the certificate itself or from a
+ * summary of one verified earlier.
+ */
+struct facts {
+	char serial[2 * CRTSH_MAX_SERIAL_HEX + 3]; /* lower-case hex */
+	bool serial_cut; /* too long for serial: matches no row */
+	int64_t not_before;
+	int64_t not_after;
+	const struct ct_cert *cert; /* names from here, or else: */
+	const char *cn;             /* NULL: none */
+	size_t cn_len;
+	struct der_cursor sans; /* u16 n, then n u16-prefixed names */
+};
 
-	if (c->subject_cn != NULL && strlen(c->subject_cn) == len &&
-	    mem_case_eq(c->subject_cn, name, len))
-		return true;
-	for (i = 0; i < c->n_dns_names; i++)
-		if (c->dns_names[i].len == len &&
-		    mem_case_eq(c->dns_names[i].name, name, len))
+static void
+facts_of_cert(const struct ct_cert *c, struct facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->serial_cut = c->serial_len > (sizeof(f->serial) - 1) / 2;
+	cert_serial_hex(c, f->serial, sizeof(f->serial));
+	f->not_before = c->not_before;
+	f->not_after = c->not_after;
+	f->cert = c;
+}
+
+/* name is the subject CN or one of the DNS SANs. */
+static bool
+facts_have_name(const struct facts *f, const char *name, size_t len)
+{
+	const struct ct_cert *c = f->cert;
+	struct der_cursor cur = f->sans, v;
+	uint16_t n, i;
+	size_t k;
+
+	if (c != NULL) {
+		if (c->subject_cn != NULL && strlen(c->subject_cn) == len &&
+		    mem_case_eq(c->subject_cn, name, len))
 			return true;
+		for (k = 0; k < c->n_dns_names; k++)
+			if (c->dns_names[k].len == len &&
+			    mem_case_eq(c->dns_names[k].name, name, len))
+				return true;
+		return false;
+	}
+	if (f->cn != NULL && f->cn_len == len && mem_case_eq(f->cn, name, len))
+		return true;
+	if (der_read_u16(&cur, &n) != 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (der_read_vec(&cur, 2, &v) != 0)
+			return false;
+		if (v.len == len && mem_case_eq((const char *)v.p, name, len))
+			return true;
+	}
 	return false;
+}
+
+/* The row agrees with f; whose ("downloaded certificate's") names f. */
+static int
+row_check(const struct crtsh_row *row, const struct facts *f, const char *whose,
+    char *why, size_t whysz)
+{
+	char tn[UTIL_RFC3339_LEN], tr[UTIL_RFC3339_LEN];
+	unsigned long long id = (unsigned long long)row->id;
+	const char *a, *b;
+	size_t an, bn, i;
+	bool nb;
+
+	a = serial_trim(f->serial, &an);
+	b = serial_trim(row->serial, &bn);
+	if (f->serial_cut || an != bn || !mem_case_eq(a, b, an)) {
+		why_set(why, whysz,
+		    "crt.sh id %llu: %s serial %s differs from the row's %s",
+		    id, whose, f->serial, row->serial);
+		return CT_ERR_FORMAT;
+	}
+	if (f->not_before != row->not_before ||
+	    f->not_after != row->not_after) {
+		nb = f->not_before != row->not_before;
+		util_time_rfc3339(nb ? f->not_before : f->not_after, tn);
+		util_time_rfc3339(nb ? row->not_before : row->not_after, tr);
+		why_set(why, whysz,
+		    "crt.sh id %llu: %s %s %s differs from the row's %s", id,
+		    whose, nb ? "notBefore" : "notAfter", tn, tr);
+		return CT_ERR_FORMAT;
+	}
+	for (i = 0; i < row->n_names; i++)
+		if (!facts_have_name(f, row->names[i].name,
+		        row->names[i].len)) {
+			why_set(why, whysz,
+			    "crt.sh id %llu: row name %.*s is not in the %s",
+			    id,
+			    (int)(row->names[i].len > 255 ? 255
+			                                  : row->names[i].len),
+			    row->names[i].name,
+			    strcmp(whose, "downloaded certificate's") == 0
+			        ? "downloaded certificate"
+			        : "certificate's summary");
+			return CT_ERR_FORMAT;
+		}
+	return 0;
 }
 
 int
@@ -538,10 +681,8 @@ crtsh_verify_download(const struct crtsh_row *row, const uint8_t *body,
     size_t len, struct ct_cert **cert, char *why, size_t whysz)
 {
 	struct ct_cert **v = NULL;
-	char hex[2 * CRTSH_MAX_SERIAL_HEX + 3], tn[UTIL_RFC3339_LEN],
-	    tr[UTIL_RFC3339_LEN];
-	const char *a, *b;
-	size_t n = 0, an, bn, i;
+	struct facts f;
+	size_t n = 0;
 	unsigned long long id;
 	int rc;
 
@@ -564,44 +705,12 @@ crtsh_verify_download(const struct crtsh_row *row, const uint8_t *body,
 		    id, n);
 		goto out;
 	}
-	cert_serial_hex(v[0], hex, sizeof(hex));
-	a = serial_trim(hex, &an);
-	b = serial_trim(row->serial, &bn);
-	if (v[0]->serial_len > (sizeof(hex) - 1) / 2 || an != bn ||
-	    !mem_case_eq(a, b, an)) {
-		why_set(why, whysz,
-		    "crt.sh id %llu: downloaded certificate's serial %s "
-		    "differs from the row's %s",
-		    id, hex, row->serial);
+	facts_of_cert(v[0], &f);
+	if ((rc = row_check(row, &f, "downloaded certificate's", why, whysz)) !=
+	    0)
 		goto out;
-	}
-	if (v[0]->not_before != row->not_before ||
-	    v[0]->not_after != row->not_after) {
-		bool nb = v[0]->not_before != row->not_before;
-
-		util_time_rfc3339(nb ? v[0]->not_before : v[0]->not_after, tn);
-		util_time_rfc3339(nb ? row->not_before : row->not_after, tr);
-		why_set(why, whysz,
-		    "crt.sh id %llu: downloaded certificate's %s %s differs "
-		    "from the row's %s",
-		    id, nb ? "notBefore" : "notAfter", tn, tr);
-		goto out;
-	}
-	for (i = 0; i < row->n_names; i++)
-		if (!cert_has_name(v[0], row->names[i].name,
-		        row->names[i].len)) {
-			why_set(why, whysz,
-			    "crt.sh id %llu: row name %.*s is not in the "
-			    "downloaded certificate",
-			    id,
-			    (int)(row->names[i].len > 255 ? 255
-			                                  : row->names[i].len),
-			    row->names[i].name);
-			goto out;
-		}
 	*cert = v[0];
 	v[0] = NULL;
-	rc = 0;
 out:
 	cert_free_all(v, n);
 	return rc;
@@ -639,8 +748,422 @@ struct crtsh_run {
 	unsigned inflight;
 	bool cancelled;
 	bool done;
+
+	/* lazy: the watch's summaries (see below), and which entry used one */
+	char sum_path[CRTSH_SUM_PATH_LEN];
+	struct crtsh_sum *sum;
+	const struct sum_ent **sum_of; /* per result entry, or NULL */
 };
 
+/* ------------------------------------------------------------ summaries */
+
+/*
+ * With q->lazy, what was verified of each certificate (serial, validity,
+ * names, tbs_sha256) is kept per watch in the state directory, so that a
+ * later run checks each row against that summary (the same checks as
+ * crtsh_verify_download) instead of reading and parsing the cached
+ * certificate again. The certificate cache stays the authority:
+ * crtsh_entry_load reads the certificate, verifies it against its row
+ * again, and requires the summary's tbs_sha256. A summary that is torn,
+ * malformed or does not agree with a row is not used.
+ *
+ *	"ct-crtsh-sum1\n" u64 count, then count entries, ids ascending:
+ *	  u64 id, tbs_sha256[32], u64 not_before, u64 not_after,
+ *	  u16-prefixed serial (lower-case hex), u8 has_cn, u16-prefixed cn,
+ *	  u16 n and n u16-prefixed DNS SANs
+ *	SHA-256 of everything before it
+ *
+ * Integers are big-endian; everything is read through the der cursor.
+ */
+#define SUM_MAGIC "ct-crtsh-sum1\n"
+#define SUM_MAGIC_BYTES (sizeof(SUM_MAGIC) - 1)
+#define SUM_HASH_BYTES 32
+#define SUM_KEY_BYTES 16 /* of the watch's hash, in the file name */
+
+struct sum_ent {
+	uint64_t id;
+	const uint8_t *p; /* the whole entry, in the summary's buffer */
+	size_t len;
+};
+
+struct crtsh_sum {
+	uint8_t *buf;
+	size_t len;
+	struct sum_ent *ents;
+	size_t n;
+	size_t used; /* entries that served a row in this run */
+};
+
+static void
+sum_free(struct crtsh_sum *sm)
+{
+	if (sm == NULL)
+		return;
+	free(sm->ents);
+	free(sm->buf);
+	free(sm);
+}
+
+/*
+ * Reads one entry at c: its id, tbs_sha256 and facts (f and tbs may be
+ * NULL to only check its form).
+ */
+static int
+sum_read(struct der_cursor *c, uint64_t *id, const uint8_t **tbs,
+    struct facts *f)
+{
+	const uint8_t *t;
+	struct der_cursor ser, v, cn, sans;
+	uint64_t nb, na;
+	uint16_t n, i;
+	uint8_t has_cn;
+	size_t k;
+	int rc;
+
+	if ((rc = der_read_u64(c, id)) != 0 ||
+	    (rc = der_read_bytes(c, 32, &t)) != 0 ||
+	    (rc = der_read_u64(c, &nb)) != 0 ||
+	    (rc = der_read_u64(c, &na)) != 0 ||
+	    (rc = der_read_vec(c, 2, &ser)) != 0 ||
+	    (rc = der_read_u8(c, &has_cn)) != 0 ||
+	    (rc = der_read_vec(c, 2, &cn)) != 0)
+		return rc;
+	if (ser.len == 0 || ser.len > CRTSH_MAX_SERIAL_HEX || has_cn > 1 ||
+	    (!has_cn && cn.len != 0))
+		return CT_ERR_FORMAT;
+	for (k = 0; k < ser.len; k++)
+		if (!((ser.p[k] >= '0' && ser.p[k] <= '9') ||
+		        (ser.p[k] >= 'a' && ser.p[k] <= 'f')))
+			return CT_ERR_FORMAT;
+	sans = *c;
+	if ((rc = der_read_u16(c, &n)) != 0)
+		return rc;
+	if (n > CERT_MAX_NAMES)
+		return CT_ERR_FORMAT;
+	for (i = 0; i < n; i++)
+		if ((rc = der_read_vec(c, 2, &v)) != 0)
+			return rc;
+	sans.len = (size_t)(c->p - sans.p);
+	if (tbs != NULL)
+		*tbs = t;
+	if (f == NULL)
+		return 0;
+	memset(f, 0, sizeof(*f));
+	memcpy(f->serial, ser.p, ser.len); /* NUL-terminated by the memset */
+	f->not_before = (int64_t)nb;
+	f->not_after = (int64_t)na;
+	f->cn = has_cn ? (const char *)cn.p : NULL;
+	f->cn_len = cn.len;
+	f->sans = sans;
+	return 0;
+}
+
+static int
+sum_parse(struct crtsh_sum *sm)
+{
+	uint8_t h[SUM_HASH_BYTES];
+	struct der_cursor c;
+	const uint8_t *p;
+	uint64_t count, i, id;
+	size_t body;
+	int rc;
+
+	if (sm->len < SUM_MAGIC_BYTES + 8 + SUM_HASH_BYTES)
+		return CT_ERR_TRUNCATED;
+	body = sm->len - SUM_HASH_BYTES;
+	if (wc_Sha256Hash(sm->buf, (word32)body, h) != 0)
+		return CT_ERR_CRYPTO;
+	if (memcmp(h, sm->buf + body, sizeof(h)) != 0 ||
+	    memcmp(sm->buf, SUM_MAGIC, SUM_MAGIC_BYTES) != 0)
+		return CT_ERR_FORMAT;
+	der_init(&c, sm->buf + SUM_MAGIC_BYTES, body - SUM_MAGIC_BYTES);
+	if ((rc = der_read_u64(&c, &count)) != 0)
+		return rc;
+	if (count > CRTSH_MAX_SUM_ENTRIES)
+		return CT_ERR_TOO_BIG;
+	if (count > 0 &&
+	    (sm->ents = calloc((size_t)count, sizeof(*sm->ents))) == NULL)
+		return CT_ERR_NOMEM;
+	for (i = 0; i < count; i++) {
+		p = c.p;
+		if ((rc = sum_read(&c, &id, NULL, NULL)) != 0)
+			return rc;
+		if (i > 0 && id <= sm->ents[i - 1].id)
+			return CT_ERR_FORMAT; /* ascending, no duplicate */
+		sm->ents[i].id = id;
+		sm->ents[i].p = p;
+		sm->ents[i].len = (size_t)(c.p - p);
+	}
+	if (!der_empty(&c))
+		return CT_ERR_TRAILING;
+	sm->n = (size_t)count;
+	return 0;
+}
+
+/* "crtsh/sum/<hex>": one file per watch, source and expiry setting. */
+static int
+sum_path(struct crtsh_run *run)
+{
+	uint8_t h[WC_SHA256_DIGEST_SIZE];
+	wc_Sha256 sha;
+	size_t i;
+	int rc;
+
+	if (wc_InitSha256(&sha) != 0)
+		return CT_ERR_CRYPTO;
+	rc = wc_Sha256Update(&sha, (const byte *)run->base,
+	    (word32)strlen(run->base) + 1);
+	for (i = 0; rc == 0 && i < CRTSH_MAX_SEARCHES; i++)
+		rc = wc_Sha256Update(&sha,
+		    (const byte *)run->searches[i].identity,
+		    (word32)strlen(run->searches[i].identity) + 1);
+	if (rc == 0)
+		rc = wc_Sha256Update(&sha,
+		    (const byte *)(run->q->include_expired ? "1" : "0"), 1);
+	if (rc == 0)
+		rc = wc_Sha256Final(&sha, h);
+	wc_Sha256Free(&sha);
+	if (rc != 0)
+		return CT_ERR_CRYPTO;
+	memcpy(run->sum_path, CRTSH_SUM_DIR, sizeof(CRTSH_SUM_DIR) - 1);
+	util_hex_encode(h, SUM_KEY_BYTES,
+	    run->sum_path + sizeof(CRTSH_SUM_DIR) - 1);
+	return 0;
+}
+
+/* The watch's summaries, or NULL (none, unreadable, or not usable). */
+static struct crtsh_sum *
+sum_load(struct crtsh_run *run)
+{
+	struct crtsh_sum *sm;
+
+	if (sum_path(run) != 0 || (sm = calloc(1, sizeof(*sm))) == NULL)
+		return NULL;
+	if (state_read(run->q->state, run->sum_path, CRTSH_MAX_SUM_BYTES,
+	        &sm->buf, &sm->len) != 0 ||
+	    sum_parse(sm) != 0) {
+		sum_free(sm);
+		return NULL;
+	}
+	return sm;
+}
+
+static const struct sum_ent *
+sum_find(const struct crtsh_sum *sm, uint64_t id)
+{
+	size_t lo = 0, hi = sm->n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (sm->ents[mid].id == id)
+			return &sm->ents[mid];
+		if (sm->ents[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Entry idx is OK from its summary when the row agrees with it. */
+static bool
+from_summary(struct crtsh_run *run, size_t idx)
+{
+	struct crtsh_entry *e = &run->q->result.entries[idx];
+	const struct sum_ent *se;
+	const uint8_t *tbs;
+	struct der_cursor c;
+	struct facts f;
+	uint64_t id;
+
+	if (run->sum == NULL || (se = sum_find(run->sum, e->row.id)) == NULL)
+		return false;
+	der_init(&c, se->p, se->len);
+	if (sum_read(&c, &id, &tbs, &f) != 0 ||
+	    row_check(&e->row, &f, "summarised certificate's", NULL, 0) != 0)
+		return false;
+	memcpy(e->tbs_sha256, tbs, 32);
+	e->status = CRTSH_ENTRY_OK;
+	e->cached = true;
+	e->summarised = true;
+	run->sum_of[idx] = se;
+	run->sum->used++;
+	return true;
+}
+
+static int
+put_u64(struct util_buf *b, uint64_t v)
+{
+	uint8_t x[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		x[i] = (uint8_t)(v >> (56 - 8 * i));
+	return util_buf_append(b, x, sizeof(x));
+}
+
+static int
+put_vec16(struct util_buf *b, const void *p, size_t n)
+{
+	uint8_t x[2] = {(uint8_t)(n >> 8), (uint8_t)n};
+	int rc;
+
+	if (n > UINT16_MAX)
+		return CT_ERR_TOO_BIG;
+	if ((rc = util_buf_append(b, x, sizeof(x))) != 0)
+		return rc;
+	return util_buf_append(b, p, n);
+}
+
+/* Whether sum_read could read back the summary of c. */
+static bool
+summarisable(const struct ct_cert *c)
+{
+	size_t i;
+
+	if (c->serial_len == 0 || 2 * c->serial_len > CRTSH_MAX_SERIAL_HEX ||
+	    c->n_dns_names > CERT_MAX_NAMES ||
+	    (c->subject_cn != NULL && strlen(c->subject_cn) > UINT16_MAX))
+		return false;
+	for (i = 0; i < c->n_dns_names; i++)
+		if (c->dns_names[i].len > UINT16_MAX)
+			return false;
+	return true;
+}
+
+/* The summary entry of a verified, summarisable certificate. */
+static int
+sum_put_cert(struct util_buf *b, uint64_t id, const struct ct_cert *c)
+{
+	uint8_t n[2] = {(uint8_t)(c->n_dns_names >> 8),
+	    (uint8_t)c->n_dns_names};
+	uint8_t has_cn = c->subject_cn != NULL;
+	struct facts f;
+	size_t i;
+	int rc;
+
+	facts_of_cert(c, &f);
+	if ((rc = put_u64(b, id)) != 0 ||
+	    (rc = util_buf_append(b, c->tbs_sha256, 32)) != 0 ||
+	    (rc = put_u64(b, (uint64_t)c->not_before)) != 0 ||
+	    (rc = put_u64(b, (uint64_t)c->not_after)) != 0 ||
+	    (rc = put_vec16(b, f.serial, strlen(f.serial))) != 0 ||
+	    (rc = util_buf_append(b, &has_cn, 1)) != 0 ||
+	    (rc = put_vec16(b, c->subject_cn,
+	         has_cn ? strlen(c->subject_cn) : 0)) != 0 ||
+	    (rc = util_buf_append(b, n, sizeof(n))) != 0)
+		return rc;
+	for (i = 0; i < c->n_dns_names; i++)
+		if ((rc = put_vec16(b, c->dns_names[i].name,
+		         c->dns_names[i].len)) != 0)
+			return rc;
+	return 0;
+}
+
+/*
+ * After a complete lookup: a new summary file when this run verified a
+ * certificate in full or left an old entry unused. The entries are those
+ * of this run's OK rows. Failures only cost a later run the full checks.
+ */
+static void
+sum_update(struct crtsh_run *run)
+{
+	struct crtsh_result *r = &run->q->result;
+	uint8_t h[SUM_HASH_BYTES];
+	struct util_buf b;
+	size_t i, n = 0, full = 0, mark;
+	struct crtsh_entry *e;
+	int rc;
+
+	for (i = 0; i < r->n; i++) {
+		e = &r->entries[i];
+		if (e->status != CRTSH_ENTRY_OK)
+			continue;
+		n++;
+		if (run->sum_of[i] == NULL)
+			full++;
+	}
+	if (full == 0 && run->sum != NULL && run->sum->used == run->sum->n)
+		return;
+	if (n == 0 && run->sum == NULL)
+		return;
+	util_buf_init(&b, CRTSH_MAX_SUM_BYTES);
+	rc = util_buf_append(&b, SUM_MAGIC, SUM_MAGIC_BYTES);
+	mark = b.len;
+	if (rc == 0)
+		rc = put_u64(&b, 0); /* the count, set below */
+	n = 0;
+	/* Entries are newest (highest id) first: walk them backwards. */
+	for (i = r->n; rc == 0 && i-- > 0;) {
+		e = &r->entries[i];
+		if (e->status != CRTSH_ENTRY_OK)
+			continue;
+		if (run->sum_of[i] != NULL)
+			rc = util_buf_append(&b, run->sum_of[i]->p,
+			    run->sum_of[i]->len);
+		else if (e->cert != NULL && summarisable(e->cert))
+			rc = sum_put_cert(&b, e->row.id, e->cert);
+		else
+			continue; /* read in full by every run */
+		n++;
+	}
+	if (rc == 0) {
+		for (i = 0; i < 8; i++)
+			b.data[mark + i] =
+			    (uint8_t)((uint64_t)n >> (56 - 8 * i));
+		if (wc_Sha256Hash(b.data, (word32)b.len, h) != 0)
+			rc = CT_ERR_CRYPTO;
+	}
+	if (rc == 0)
+		rc = util_buf_append(&b, h, sizeof(h));
+	if (rc == 0 &&
+	    state_write(run->q->state, run->sum_path, b.data, b.len) != 0)
+		r->cache_errors++;
+	util_buf_clear(&b);
+}
+
+int
+crtsh_entry_load(struct crtsh_query *q, struct crtsh_entry *e, char *why,
+    size_t whysz)
+{
+	char path[CRTSH_CACHE_PATH_LEN];
+	struct ct_cert *c = NULL;
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (why != NULL && whysz > 0)
+		why[0] = '\0';
+	if (q == NULL || e == NULL || e->status != CRTSH_ENTRY_OK)
+		return CT_ERR_INVALID;
+	if (e->cert != NULL)
+		return 0;
+	crtsh_cache_path(e->row.id, path);
+	if (q->state == NULL ||
+	    (rc = state_read(q->state, path, CRTSH_MAX_CERT_BODY_BYTES, &buf,
+	         &len)) != 0) {
+		why_set(why, whysz,
+		    "crt.sh id %llu: the cached certificate cannot be read",
+		    (unsigned long long)e->row.id);
+		return CT_ERR_NOT_FOUND;
+	}
+	rc = crtsh_verify_download(&e->row, buf, len, &c, why, whysz);
+	free(buf);
+	if (rc != 0)
+		return rc;
+	if (memcmp(c->tbs_sha256, e->tbs_sha256, 32) != 0) {
+		cert_free(c);
+		why_set(why, whysz,
+		    "crt.sh id %llu: the cached certificate is not the one "
+		    "summarised",
+		    (unsigned long long)e->row.id);
+		return CT_ERR_FORMAT;
+	}
+	e->cert = c;
+	return 0;
+}
+
+/* ------------------------------------------------------------ queries */
 void
 crtsh_query_init(struct crtsh_query *q)
 {
@@ -677,6 +1200,8 @@ run_free(struct crtsh_run *run)
 	free(run->dls);
 	free(run->queue);
 	free(run->ca_file);
+	free(run->sum_of);
+	sum_free(run->sum);
 	free(run);
 }
 
@@ -728,6 +1253,8 @@ run_finish(struct crtsh_run *run)
 	if (run->done)
 		return;
 	run->done = true;
+	if (q->lazy && q->state != NULL && r->status == 0 && !run->cancelled)
+		sum_update(run);
 	for (i = run->qnext; i < run->nqueue; i++) {
 		struct crtsh_entry *e = &r->entries[run->queue[i]];
 
@@ -824,6 +1351,7 @@ on_download(struct http_response *resp, void *arg)
 		                               : CRTSH_ENTRY_MISMATCH;
 	} else {
 		e->status = CRTSH_ENTRY_OK;
+		memcpy(e->tbs_sha256, e->cert->tbs_sha256, 32);
 		if (q->state != NULL) {
 			crtsh_cache_path(e->row.id, path);
 			if (state_write(q->state, path, e->cert->der,
@@ -854,6 +1382,7 @@ from_cache(struct crtsh_query *q, struct crtsh_entry *e)
 	if (ok) {
 		e->status = CRTSH_ENTRY_OK;
 		e->cached = true;
+		memcpy(e->tbs_sha256, e->cert->tbs_sha256, 32);
 	}
 	return ok;
 }
@@ -892,10 +1421,13 @@ searches_done(struct crtsh_run *run)
 	if (n > 0 &&
 	    ((r->entries = calloc(n, sizeof(*r->entries))) == NULL ||
 	        (run->dls = calloc(n, sizeof(*run->dls))) == NULL ||
-	        (run->queue = calloc(n, sizeof(*run->queue))) == NULL)) {
+	        (run->queue = calloc(n, sizeof(*run->queue))) == NULL ||
+	        (run->sum_of = calloc(n, sizeof(*run->sum_of))) == NULL)) {
 		run_error(run, CT_ERR_NOMEM, "crt.sh: out of memory");
 		goto finish;
 	}
+	if (q->lazy && q->state != NULL)
+		run->sum = sum_load(run);
 	for (i = 0; i < run->nrows; i++) {
 		cn.name = run->rows[i].common_name;
 		cn.len = run->rows[i].common_name_len;
@@ -911,7 +1443,7 @@ searches_done(struct crtsh_run *run)
 		e->match = m;
 		e->status =
 		    CRTSH_ENTRY_PENDING; /* until looked up or fetched */
-		if (!from_cache(q, e))
+		if (!from_summary(run, r->n - 1) && !from_cache(q, e))
 			run->queue[run->nqueue++] = r->n - 1;
 	}
 	run->nrows = 0; /* moved into the entries or freed */

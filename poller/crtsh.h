@@ -57,6 +57,11 @@ struct state;
 #define CRTSH_MAX_SEARCHES 2 /* the name, and "*.<parent>" */
 #define CRTSH_REASON_LEN 256
 #define CRTSH_ERROR_LEN 320
+/* Summaries of verified certificates (crtsh_query.lazy), per watch. */
+#define CRTSH_SUM_DIR "crtsh/sum/"
+#define CRTSH_SUM_PATH_LEN (sizeof(CRTSH_SUM_DIR) + 32)
+#define CRTSH_MAX_SUM_BYTES (32 * 1024 * 1024)
+#define CRTSH_MAX_SUM_ENTRIES (CRTSH_MAX_SEARCHES * CRTSH_MAX_ROWS)
 
 /* One row of a search response, raw (unsanitised) texts included. */
 struct crtsh_row {
@@ -155,8 +160,11 @@ struct crtsh_entry {
 	struct crtsh_row row;
 	enum names_match match; /* why the row concerns the watch */
 	enum crtsh_entry_status status;
-	struct ct_cert *cert; /* set when status is OK */
-	bool cached;          /* read from the state dir, not downloaded */
+	/* set when status is OK, unless summarised (crtsh_entry_load) */
+	struct ct_cert *cert;
+	uint8_t tbs_sha256[32]; /* the certificate's, when status is OK */
+	bool cached;            /* read from the state dir, not downloaded */
+	bool summarised;        /* OK from its summary (lazy), cert NULL */
 	char reason[CRTSH_REASON_LEN]; /* "" when OK */
 };
 
@@ -199,6 +207,14 @@ struct crtsh_query {
 	uint32_t download_timeout_ms;
 	bool allow_http; /* plain http (loopback tests) */
 	const char *ca_file;
+	/*
+	 * lazy (needs state): a row whose certificate an earlier lazy run
+	 * verified is checked against that verification's summary (kept in
+	 * the state directory) and is OK without reading the certificate:
+	 * summarised, cert NULL, tbs_sha256 set. crtsh_entry_load reads it
+	 * when it is needed. Without lazy, every OK entry has its cert.
+	 */
+	bool lazy;
 
 	struct crtsh_result result; /* valid in and after the done callback */
 	struct crtsh_run *run;      /* private */
@@ -222,6 +238,17 @@ int crtsh_run(struct crtsh_query *q, crtsh_done_cb cb, void *arg);
  * flight finish when the caller calls http_client_cancel_all.
  */
 void crtsh_cancel(struct crtsh_query *q);
+
+/*
+ * The certificate of an OK entry of q's result: e->cert, or for a
+ * summarised one, read from the cache and verified against its row again
+ * (crtsh_verify_download) and against the summary's tbs_sha256; then set
+ * in e->cert (freed with the result). 0, or CT_ERR_INVALID (not OK),
+ * CT_ERR_NOT_FOUND (the cached copy is gone), CT_ERR_FORMAT (it no longer
+ * matches), CT_ERR_NOMEM, with why (may be NULL) saying so.
+ */
+int crtsh_entry_load(struct crtsh_query *q, struct crtsh_entry *e, char *why,
+    size_t whysz);
 
 /* Frees the result and the private state; may be called in the callback. */
 void crtsh_query_clear(struct crtsh_query *q);

@@ -1030,6 +1030,7 @@ print_repeat_stats(const struct agent_run *r, uint64_t total_ns)
 static int
 agent_run_requests(struct agent_run *r)
 {
+	char err[CONF_ERROR_BYTES];
 	int rc, status = EXIT_FAIL;
 	bool loop_ok = false;
 
@@ -1049,6 +1050,13 @@ agent_run_requests(struct agent_run *r)
 	rc = agentc_new(&r->key, r->comment, NULL, &r->ac);
 	if (rc != 0) {
 		fprintf(stderr, "ctctl: TLS client: %s\n", ct_strerror(rc));
+		goto out;
+	}
+	/* CA-file mode (tls_ca in the config) for this agent too. */
+	if (r->have_conf && r->conf.tls_ca != NULL &&
+	    agentc_use_ca(r->ac, r->conf.tls_ca, r->conf.tls_cert,
+	        r->conf.tls_key, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ctctl: CA-file mode: %s\n", err);
 		goto out;
 	}
 	r->t0_ns = uv_hrtime();

@@ -16,12 +16,15 @@
  * Everything that calls them brackets itself with client_enter/leave, and
  * the client's teardown waits until no such section is active.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -30,6 +33,173 @@
 
 #define HTTP_TARGET_LEN 300 /* "host:port" for messages */
 #define HTTP_DATE_LEN 64    /* an HTTP-date in Retry-After */
+
+/* ------------------------------------------------------------ libcurl */
+
+/*
+ * libcurl is not linked: it is loaded with dlopen when first needed and
+ * called through this table, so a program that never speaks HTTP (ctctl
+ * agent, ctctl inspect) does not map and relocate it and the ~30 libraries
+ * it pulls in (several ms of every process start). Only the headers are
+ * used at build time, for types and constants.
+ */
+struct curl_api {
+	CURLcode (*global_init)(long);
+	void (*global_cleanup)(void);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	const char *(*easy_strerror)(CURLcode);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_cleanup)(CURLM *);
+	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_assign)(CURLM *, curl_socket_t, void *);
+	CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	const char *(*multi_strerror)(CURLMcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+	CURLU *(*url)(void);
+	void (*url_cleanup)(CURLU *);
+	CURLUcode (*url_set)(CURLU *, CURLUPart, const char *, unsigned int);
+	CURLUcode (*url_get)(const CURLU *, CURLUPart, char **, unsigned int);
+	const char *(*url_strerror)(CURLUcode);
+	void (*free)(void *);
+	time_t (*getdate)(const char *, const time_t *);
+};
+
+/* Where each entry of struct curl_api comes from. */
+static const struct {
+	const char *sym;
+	size_t off;
+} curl_syms[] = {
+    {"curl_global_init", offsetof(struct curl_api, global_init)},
+    {"curl_global_cleanup", offsetof(struct curl_api, global_cleanup)},
+    {"curl_easy_init", offsetof(struct curl_api, easy_init)},
+    {"curl_easy_cleanup", offsetof(struct curl_api, easy_cleanup)},
+    {"curl_easy_setopt", offsetof(struct curl_api, easy_setopt)},
+    {"curl_easy_getinfo", offsetof(struct curl_api, easy_getinfo)},
+    {"curl_easy_strerror", offsetof(struct curl_api, easy_strerror)},
+    {"curl_multi_init", offsetof(struct curl_api, multi_init)},
+    {"curl_multi_cleanup", offsetof(struct curl_api, multi_cleanup)},
+    {"curl_multi_setopt", offsetof(struct curl_api, multi_setopt)},
+    {"curl_multi_add_handle", offsetof(struct curl_api, multi_add_handle)},
+    {"curl_multi_remove_handle",
+        offsetof(struct curl_api, multi_remove_handle)},
+    {"curl_multi_assign", offsetof(struct curl_api, multi_assign)},
+    {"curl_multi_socket_action",
+        offsetof(struct curl_api, multi_socket_action)},
+    {"curl_multi_info_read", offsetof(struct curl_api, multi_info_read)},
+    {"curl_multi_strerror", offsetof(struct curl_api, multi_strerror)},
+    {"curl_slist_append", offsetof(struct curl_api, slist_append)},
+    {"curl_slist_free_all", offsetof(struct curl_api, slist_free_all)},
+    {"curl_url", offsetof(struct curl_api, url)},
+    {"curl_url_cleanup", offsetof(struct curl_api, url_cleanup)},
+    {"curl_url_set", offsetof(struct curl_api, url_set)},
+    {"curl_url_get", offsetof(struct curl_api, url_get)},
+    {"curl_url_strerror", offsetof(struct curl_api, url_strerror)},
+    {"curl_free", offsetof(struct curl_api, free)},
+    {"curl_getdate", offsetof(struct curl_api, getdate)},
+};
+
+static struct curl_api cu;            /* valid once curl_ok */
+static bool curl_ok;                  /* every symbol resolved */
+static char curl_why[HTTP_ERROR_LEN]; /* why not, when !curl_ok */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static const char *curl_soname = HTTP_CURL_SONAME;
+static unsigned curl_inits; /* successful http_global_init calls */
+
+/*
+ * Loads libcurl and resolves every function of struct curl_api, or notes
+ * why not. The library stays loaded until the process ends (libcurl and
+ * its TLS library do not support being unloaded).
+ */
+static void
+curl_load(void)
+{
+	struct curl_api api;
+	const char *e;
+	void *h, *f;
+	size_t i;
+
+	memset(&api, 0, sizeof(api));
+	if ((h = dlopen(curl_soname, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		e = dlerror();
+		snprintf(curl_why, sizeof(curl_why),
+		    "libcurl not available: %s", e != NULL ? e : curl_soname);
+		return;
+	}
+	for (i = 0; i < sizeof(curl_syms) / sizeof(curl_syms[0]); i++) {
+		(void)dlerror();
+		if ((f = dlsym(h, curl_syms[i].sym)) == NULL) {
+			snprintf(curl_why, sizeof(curl_why),
+			    "libcurl not available: %s has no %s (too old)",
+			    curl_soname, curl_syms[i].sym);
+			return; /* h stays: it may be in use elsewhere */
+		}
+		/* POSIX: a function pointer may be stored through void *. */
+		memcpy((char *)&api + curl_syms[i].off, &f, sizeof(f));
+	}
+	cu = api;
+	curl_ok = true;
+}
+
+/* 0 when libcurl is loaded (loading it the first time), else CT_ERR_IO. */
+static int
+curl_need(void)
+{
+	if (pthread_once(&curl_once, curl_load) != 0)
+		return CT_ERR_IO;
+	return curl_ok ? 0 : CT_ERR_IO;
+}
+
+void
+http_curl_soname_for_tests(const char *soname)
+{
+	curl_soname = soname;
+}
+
+int
+http_global_init(char *err, size_t errsz)
+{
+	CURLcode cc;
+
+	if (err != NULL && errsz > 0)
+		err[0] = '\0';
+	if (curl_need() != 0) {
+		if (err != NULL && errsz > 0)
+			snprintf(err, errsz, "%s", curl_why);
+		return CT_ERR_IO;
+	}
+	if ((cc = cu.global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
+		if (err != NULL && errsz > 0)
+			snprintf(err, errsz, "libcurl did not initialise: %s",
+			    cu.easy_strerror(cc));
+		return cc == CURLE_OUT_OF_MEMORY ? CT_ERR_NOMEM : CT_ERR_IO;
+	}
+	curl_inits++;
+	return 0;
+}
+
+void
+http_global_cleanup(void)
+{
+	if (curl_inits == 0)
+		return;
+	curl_inits--;
+	cu.global_cleanup();
+}
+
+const char *
+http_client_error(void)
+{
+	if (curl_need() != 0)
+		return curl_why;
+	return "out of memory";
+}
 
 enum req_state {
 	REQ_EARLY,   /* failed before starting; reported from the timer */
@@ -138,7 +308,7 @@ sock_close(struct http_sock *s)
 
 	uv_poll_stop(&s->poll);
 	if (c->multi != NULL)
-		curl_multi_assign(c->multi, s->fd, NULL);
+		cu.multi_assign(c->multi, s->fd, NULL);
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -168,7 +338,7 @@ poll_cb(uv_poll_t *h, int status, int events)
 	}
 	client_enter(c);
 	/* s may be closed by the socket callback from here on. */
-	curl_multi_socket_action(c->multi, s->fd, flags, &running);
+	cu.multi_socket_action(c->multi, s->fd, flags, &running);
 	process_done(c);
 	client_leave(c);
 }
@@ -203,7 +373,7 @@ socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 		if ((s->next = c->socks) != NULL)
 			s->next->prev = s;
 		c->socks = s;
-		if (curl_multi_assign(c->multi, fd, s) != CURLM_OK) {
+		if (cu.multi_assign(c->multi, fd, s) != CURLM_OK) {
 			sock_close(s);
 			return -1;
 		}
@@ -226,7 +396,7 @@ client_timer_cb(uv_timer_t *t)
 	int running;
 
 	client_enter(c);
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	cu.multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	process_done(c);
 	client_leave(c);
 }
@@ -293,7 +463,7 @@ parse_retry_after(const char *v, size_t n)
 		return -1;
 	memcpy(date, v, n);
 	date[n] = '\0';
-	if ((t = curl_getdate(date, NULL)) == -1)
+	if ((t = cu.getdate(date, NULL)) == -1)
 		return -1;
 	now = util_now();
 	if ((int64_t)t <= now)
@@ -364,7 +534,7 @@ free_headers(struct curl_slist *l)
 
 	for (h = l; h != NULL; h = h->next)
 		util_zero(h->data, strlen(h->data));
-	curl_slist_free_all(l);
+	cu.slist_free_all(l);
 }
 
 /* Whether the callback gets the body with this status (see http.h). */
@@ -397,7 +567,7 @@ finish(struct http_req *r, int status, const char *fmt, ...)
 	if (r->state == REQ_DONE)
 		return;
 	if (r->state == REQ_RUNNING && c->multi != NULL)
-		curl_multi_remove_handle(c->multi, r->easy);
+		cu.multi_remove_handle(c->multi, r->easy);
 	uv_timer_stop(&r->timer);
 	r->state = REQ_DONE;
 	unlink_req(r);
@@ -428,7 +598,7 @@ finish(struct http_req *r, int status, const char *fmt, ...)
 	free(resp->body);
 	resp->body = NULL;
 	if (r->easy != NULL)
-		curl_easy_cleanup(r->easy);
+		cu.easy_cleanup(r->easy);
 	r->easy = NULL;
 	free_headers(r->headers);
 	r->headers = NULL;
@@ -459,18 +629,18 @@ attempt_start(struct http_req *r)
 	r->over_cap = r->write_failed = r->have_response = false;
 	r->retry_after_s = -1;
 	r->errbuf[0] = '\0';
-	cc = curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)left);
+	cc = cu.easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)left);
 	if (cc == CURLE_OK)
-		cc = curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
+		cc = cu.easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS,
 		    (long)r->attempt_connect_ms);
 	if (cc != CURLE_OK) {
 		finish(r, CT_ERR_INVALID, "curl rejected a timeout: %s",
-		    curl_easy_strerror(cc));
+		    cu.easy_strerror(cc));
 		return;
 	}
-	if ((mc = curl_multi_add_handle(c->multi, r->easy)) != CURLM_OK) {
+	if ((mc = cu.multi_add_handle(c->multi, r->easy)) != CURLM_OK) {
 		finish(r, mc == CURLM_OUT_OF_MEMORY ? CT_ERR_NOMEM : CT_ERR_IO,
-		    "cannot start the request: %s", curl_multi_strerror(mc));
+		    "cannot start the request: %s", cu.multi_strerror(mc));
 		return;
 	}
 	r->state = REQ_RUNNING;
@@ -568,13 +738,13 @@ static void
 transfer_failed(struct http_req *r, CURLcode res)
 {
 	const char *detail =
-	    r->errbuf[0] != '\0' ? r->errbuf : curl_easy_strerror(res);
+	    r->errbuf[0] != '\0' ? r->errbuf : cu.easy_strerror(res);
 	curl_off_t pre = 0;
 	long oserr = 0;
 
 	switch (res) {
 	case CURLE_OPERATION_TIMEDOUT:
-		curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+		cu.easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
 		if (pre == 0 && r->attempt_connect_ms < r->timeout_ms &&
 		    now_ms() < r->deadline_ms)
 			finish(r, CT_ERR_TIMEOUT,
@@ -585,7 +755,7 @@ transfer_failed(struct http_req *r, CURLcode res)
 			    r->timeout_ms);
 		break;
 	case CURLE_COULDNT_CONNECT:
-		curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
+		cu.easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &oserr);
 		if (oserr == ECONNREFUSED)
 			finish(r, CT_ERR_IO, "connection refused to %s",
 			    r->target);
@@ -668,15 +838,15 @@ attempt_done(struct http_req *r, CURLcode res)
 	const char *ctype = NULL;
 	long code = 0, ver = 0;
 
-	curl_multi_remove_handle(c->multi, r->easy);
+	cu.multi_remove_handle(c->multi, r->easy);
 	r->state = REQ_WAITING;
-	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &ver);
+	cu.easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
+	cu.easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &ver);
 	resp->http_code = code;
 	resp->http_version = version_number(ver);
 	resp->retry_after_s = r->retry_after_s;
 	resp->content_type[0] = '\0';
-	if (curl_easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ctype) != 0)
+	if (cu.easy_getinfo(r->easy, CURLINFO_CONTENT_TYPE, &ctype) != 0)
 		ctype = NULL;
 	if (ctype != NULL)
 		util_sanitize(ctype, strlen(ctype), resp->content_type,
@@ -705,13 +875,13 @@ process_done(struct http_client *c)
 	int left;
 
 	while (c->multi != NULL &&
-	    (msg = curl_multi_info_read(c->multi, &left)) != NULL) {
+	    (msg = cu.multi_info_read(c->multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		easy = msg->easy_handle;
 		res = msg->data.result;
 		r = NULL;
-		if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &r) != CURLE_OK ||
+		if (cu.easy_getinfo(easy, CURLINFO_PRIVATE, &r) != CURLE_OK ||
 		    r == NULL || r->state != REQ_RUNNING)
 			continue;
 		attempt_done(r, res);
@@ -730,12 +900,12 @@ easy_setup(struct http_req *r, const struct http_request *req,
 	CURL *e;
 	size_t i;
 
-	if ((r->easy = e = curl_easy_init()) == NULL) {
+	if ((r->easy = e = cu.easy_init()) == NULL) {
 		snprintf(msg, msgsz, "out of memory");
 		return CT_ERR_NOMEM;
 	}
 	for (i = 0; i < req->nheaders; i++) {
-		if ((l = curl_slist_append(r->headers, req->headers[i])) ==
+		if ((l = cu.slist_append(r->headers, req->headers[i])) ==
 		    NULL) {
 			snprintf(msg, msgsz, "out of memory");
 			return CT_ERR_NOMEM;
@@ -746,7 +916,7 @@ easy_setup(struct http_req *r, const struct http_request *req,
 #define SET(opt, val)                                                          \
 	do {                                                                   \
 		if (cc == CURLE_OK)                                            \
-			cc = curl_easy_setopt(e, opt, val);                    \
+			cc = cu.easy_setopt(e, opt, val);                      \
 	} while (0)
 	SET(CURLOPT_PRIVATE, (void *)r);
 	SET(CURLOPT_URL, req->url);
@@ -774,7 +944,7 @@ easy_setup(struct http_req *r, const struct http_request *req,
 #undef SET
 	if (cc != CURLE_OK) {
 		snprintf(msg, msgsz, "curl rejected an option: %s",
-		    curl_easy_strerror(cc));
+		    cu.easy_strerror(cc));
 		return cc == CURLE_OUT_OF_MEMORY ? CT_ERR_NOMEM
 		                                 : CT_ERR_INVALID;
 	}
@@ -794,17 +964,16 @@ url_check(struct http_req *r, const struct http_request *req, char *scheme,
 	CURLU *u;
 	int rc = CT_ERR_INVALID;
 
-	if ((u = curl_url()) == NULL) {
+	if ((u = cu.url()) == NULL) {
 		snprintf(msg, msgsz, "out of memory");
 		return CT_ERR_NOMEM;
 	}
-	if ((uc = curl_url_set(u, CURLUPART_URL, req->url, 0)) != CURLUE_OK ||
-	    (uc = curl_url_get(u, CURLUPART_SCHEME, &sch, 0)) != CURLUE_OK ||
-	    (uc = curl_url_get(u, CURLUPART_HOST, &host, 0)) != CURLUE_OK ||
-	    (uc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)) !=
+	if ((uc = cu.url_set(u, CURLUPART_URL, req->url, 0)) != CURLUE_OK ||
+	    (uc = cu.url_get(u, CURLUPART_SCHEME, &sch, 0)) != CURLUE_OK ||
+	    (uc = cu.url_get(u, CURLUPART_HOST, &host, 0)) != CURLUE_OK ||
+	    (uc = cu.url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)) !=
 	        CURLUE_OK) {
-		snprintf(msg, msgsz, "malformed URL: %s",
-		    curl_url_strerror(uc));
+		snprintf(msg, msgsz, "malformed URL: %s", cu.url_strerror(uc));
 		goto out;
 	}
 	snprintf(r->target, sizeof(r->target), "%s:%s", host, port);
@@ -817,10 +986,10 @@ url_check(struct http_req *r, const struct http_request *req, char *scheme,
 	}
 	rc = 0;
 out:
-	curl_free(sch);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
+	cu.free(sch);
+	cu.free(host);
+	cu.free(port);
+	cu.url_cleanup(u);
 	return rc;
 }
 
@@ -841,26 +1010,27 @@ http_client_new(uv_loop_t *loop)
 	struct http_client *c;
 	CURLMcode mc = CURLM_OK;
 
-	if (loop == NULL || (c = calloc(1, sizeof(*c))) == NULL)
+	if (loop == NULL || curl_need() != 0 ||
+	    (c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->loop = loop;
-	if ((c->multi = curl_multi_init()) == NULL) {
+	if ((c->multi = cu.multi_init()) == NULL) {
 		free(c);
 		return NULL;
 	}
-	mc = curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	mc = cu.multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	if (mc == CURLM_OK)
-		mc = curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+		mc = cu.multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	if (mc == CURLM_OK)
-		mc = curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION,
+		mc = cu.multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION,
 		    multi_timer_cb);
 	if (mc == CURLM_OK)
-		mc = curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+		mc = cu.multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	if (mc == CURLM_OK)
-		mc = curl_multi_setopt(c->multi, CURLMOPT_PIPELINING,
+		mc = cu.multi_setopt(c->multi, CURLMOPT_PIPELINING,
 		    (long)CURLPIPE_MULTIPLEX);
 	if (mc != CURLM_OK || uv_timer_init(loop, &c->timer) != 0) {
-		curl_multi_cleanup(c->multi);
+		cu.multi_cleanup(c->multi);
 		free(c);
 		return NULL;
 	}
@@ -939,7 +1109,7 @@ undo:
 	unlink_req(r);
 	c->npending--;
 	if (r->easy != NULL)
-		curl_easy_cleanup(r->easy);
+		cu.easy_cleanup(r->easy);
 	free_headers(r->headers);
 	free(r->expect_type);
 	r->state = REQ_DONE;
@@ -1002,7 +1172,7 @@ teardown(struct http_client *c)
 	c->torn_down = true;
 	while (c->socks != NULL)
 		sock_close(c->socks);
-	curl_multi_cleanup(c->multi);
+	cu.multi_cleanup(c->multi);
 	c->multi = NULL;
 	uv_close((uv_handle_t *)&c->timer, client_timer_closed);
 }

@@ -3,9 +3,13 @@
  * loop, so that every request of one check_ct run (crt.sh, Cert Spotter,
  * ...) proceeds concurrently on the run's single loop.
  *
+ * libcurl is loaded on first use (dlopen of HTTP_CURL_SONAME), not linked,
+ * so programs and commands that never speak HTTP do not pay for loading it
+ * and its dependencies at every start.
+ *
  * Life cycle:
  *
- *	curl_global_init(CURL_GLOBAL_DEFAULT);	once, in main()
+ *	http_global_init(err, sizeof(err));	once, in main()
  *	c = http_client_new(loop);
  *	http_request_init(&req); req.url = ...; http_get(c, &req, cb, arg);
  *	uv_run(loop, UV_RUN_DEFAULT);		callbacks fire
@@ -13,7 +17,7 @@
  *	http_client_free(c);			cancels what is left, closes
  *	uv_run(loop, UV_RUN_DEFAULT);		lets the close callbacks run
  *	uv_loop_close(loop);			now returns 0
- *	curl_global_cleanup();			once, at exit
+ *	http_global_cleanup();			once, at exit
  *
  * The client keeps no handle active while nothing is pending, so uv_run
  * returns once every request has completed (unless other handles keep the
@@ -35,6 +39,8 @@
 #define CT_VERSION "0.1"
 #endif
 #define HTTP_USER_AGENT "ct-monitor/" CT_VERSION
+/* The libcurl loaded at run time (Debian's libcurl4). */
+#define HTTP_CURL_SONAME "libcurl.so.4"
 
 /* Defaults set by http_request_init. */
 #define HTTP_MAX_BODY_BYTES (8 * 1024 * 1024) /* decoded body cap */
@@ -115,14 +121,32 @@ struct http_client;
 
 /* http.c */
 
+/*
+ * Loads libcurl (the first time) and runs curl_global_init: call it once
+ * from main() while the program has one thread. 0, or CT_ERR_IO when
+ * libcurl cannot be loaded or initialised (CT_ERR_NOMEM for memory), with
+ * err (errsz bytes; may be NULL) set to one line such as "libcurl not
+ * available: libcurl.so.4: cannot open shared object file".
+ */
+int http_global_init(char *err, size_t errsz);
+/* Undoes one successful http_global_init; does nothing without one. */
+void http_global_cleanup(void);
+
 /* Fills in the defaults above; url and the optional fields are NULL. */
 void http_request_init(struct http_request *req);
 
 /*
- * A client on loop. Returns NULL when memory or libcurl's multi handle
- * cannot be had.
+ * A client on loop (loading libcurl if no http_global_init did). Returns
+ * NULL when libcurl cannot be loaded, or memory or libcurl's multi handle
+ * cannot be had; http_client_error then says which.
  */
 struct http_client *http_client_new(uv_loop_t *loop);
+/* Why http_client_new failed: "libcurl not available: ..." or
+ * "out of memory". */
+const char *http_client_error(void);
+/* Tests only: the library name to load instead of HTTP_CURL_SONAME, set
+ * before anything loads libcurl. */
+void http_curl_soname_for_tests(const char *soname);
 
 /*
  * Starts a GET. Returns 0 when the request was accepted: cb then fires

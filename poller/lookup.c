@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <uv.h>
 
 #include "certspotter.h"
@@ -407,6 +406,7 @@ lookup_main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct lookup *l;
+	char why[HTTP_ERROR_LEN];
 	uint64_t v;
 	bool loose = false;
 	int ch, rc = POLLER_EXIT_USAGE;
@@ -488,9 +488,13 @@ lookup_main(int argc, char **argv)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (http_global_init(why, sizeof(why)) != 0) {
+		fprintf(stderr, "ctctl: %s\n", why);
+		rc = POLLER_EXIT_FAIL;
+		goto out;
+	}
 	rc = lookup_run(l) == 0 ? POLLER_EXIT_OK : POLLER_EXIT_FAIL;
-	curl_global_cleanup();
+	http_global_cleanup();
 	goto out;
 usage:
 	lookup_usage(stderr);

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <curl/curl.h>
 
 #include "http.h"
 #include "json.h"
@@ -423,10 +422,15 @@ ll_get(struct probectl *pc, struct run *run)
 		    "state dir: %s", why[0] ? why : "unusable");
 		return;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
-	    (run->http = http_client_new(&run->loop)) == NULL) {
+	if (http_global_init(why, sizeof(why)) != 0) {
 		snprintf(pc->ll_problem, sizeof(pc->ll_problem),
-		    "no HTTP client for the log list");
+		    "no HTTP client for the log list: %s", why);
+		return;
+	}
+	if ((run->http = http_client_new(&run->loop)) == NULL) {
+		http_global_cleanup();
+		snprintf(pc->ll_problem, sizeof(pc->ll_problem),
+		    "no HTTP client for the log list: %s", http_client_error());
 		return;
 	}
 	loglistcache_query_init(&run->llq);
@@ -538,7 +542,7 @@ out:
 	tls_ctx_free(ctx);
 	tls_global_cleanup();
 	if (run.http != NULL)
-		curl_global_cleanup();
+		http_global_cleanup();
 	free(v);
 	if (memo != NULL)
 		probe_judge_memo_clear(memo);

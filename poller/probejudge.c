@@ -545,8 +545,7 @@ probe_found_in_crtsh(const struct crtsh_result *res, const uint8_t tbs[32])
 		return false;
 	for (i = 0; i < res->n; i++)
 		if (res->entries[i].status == CRTSH_ENTRY_OK &&
-		    res->entries[i].cert != NULL &&
-		    memcmp(res->entries[i].cert->tbs_sha256, tbs, 32) == 0)
+		    memcmp(res->entries[i].tbs_sha256, tbs, 32) == 0)
 			return true;
 	return false;
 }

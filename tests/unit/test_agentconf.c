@@ -1,8 +1,8 @@
 /*
  * Unit tests for agent/conf: the ct-agent config file. The DESIGN.md
  * sample, defaults, comments and CRLF, every key's good and bad values,
- * errors that name FILE:LINE, caps on lines and file size, and the
- * listen-address helpers.
+ * errors that name FILE:LINE, caps on lines and file size, the CA-file
+ * mode keys, and the listen-address helpers.
  */
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -262,6 +262,81 @@ START_TEST(test_cert_dirs_cap)
 	conf_clear(&c);
 	snprintf(text + off, sizeof(text) - off, " /one-more");
 	bad(text, "cert_dirs: more than 64 directories");
+}
+END_TEST
+
+START_TEST(test_tls_ca_mode)
+{
+	struct agent_conf c;
+	char text[CONF_MAX_LINE_BYTES];
+	size_t off, i;
+
+	/* Off unless asked for. */
+	c = good("name = web1.example.org\n");
+	ck_assert_ptr_null(c.tls_ca);
+	ck_assert_ptr_null(c.tls_cert);
+	ck_assert_ptr_null(c.tls_key);
+	ck_assert_uint_eq(c.n_tls_peer_names, 0);
+	conf_clear(&c);
+
+	/* Everything, with the key of the certificate apart. */
+	c = good("name = web1.example.org\n"
+	         "tls_ca = /etc/ct-agent/ca.pem\n"
+	         "tls_cert = /etc/ct-agent/agent-cert.pem  # from the CA\n"
+	         "tls_key = /etc/ct-agent/agent-cert.key\n"
+	         "tls_peer_names = icinga1.example.org\tICINGA2.example.org\n");
+	ck_assert_str_eq(c.tls_ca, "/etc/ct-agent/ca.pem");
+	ck_assert_str_eq(c.tls_cert, "/etc/ct-agent/agent-cert.pem");
+	ck_assert_str_eq(c.tls_key, "/etc/ct-agent/agent-cert.key");
+	ck_assert_uint_eq(c.n_tls_peer_names, 2);
+	ck_assert_str_eq(c.tls_peer_names[0], "icinga1.example.org");
+	ck_assert_str_eq(c.tls_peer_names[1], "ICINGA2.example.org");
+	/* authorized_keys still counts (request signatures). */
+	ck_assert_str_eq(c.authorized_keys, CONF_DEFAULT_AUTHORIZED_KEYS);
+	conf_clear(&c);
+	ck_assert_ptr_null(c.tls_peer_names);
+
+	/* tls_key and tls_peer_names are optional. */
+	c = good("name = web1.example.org\ntls_ca = /ca.pem\n"
+	         "tls_cert = /cert.pem\n");
+	ck_assert_ptr_null(c.tls_key);
+	ck_assert_uint_eq(c.n_tls_peer_names, 0);
+	conf_clear(&c);
+
+	/* Pairs and dependencies, naming the line. */
+	bad("name = a.example\ntls_ca = /ca.pem\n",
+	    F ":2: 'tls_ca' needs 'tls_cert'");
+	bad("name = a.example\n\ntls_cert = /c.pem\n",
+	    F ":3: 'tls_cert' belongs to CA-file mode, which needs 'tls_ca'");
+	bad("name = a.example\ntls_key = /k.pem\n",
+	    F ":2: 'tls_key' belongs to CA-file mode");
+	bad("name = a.example\ntls_peer_names = a.example\n",
+	    F ":2: 'tls_peer_names' belongs to CA-file mode");
+	/* Values. */
+	bad1("tls_ca = ca.pem", F ":2: tls_ca: 'ca.pem' is not an absolute");
+	bad1("tls_cert = ./c.pem", "tls_cert: './c.pem' is not an absolute");
+	bad1("tls_key = k.pem", "tls_key: 'k.pem' is not an absolute");
+	bad1("tls_peer_names = good.example bad_name",
+	    "tls_peer_names: 'bad_name' is not a DNS name");
+	bad1("tls_peer_names = 192.0.2.1",
+	    "tls_peer_names: '192.0.2.1' is not a DNS name");
+	bad1("tls_peer_names = *.example.org",
+	    "tls_peer_names: '*.example.org' is not a DNS name");
+	bad1("tls_peer_names =", "'tls_peer_names' needs a value");
+	bad("name = a.example\ntls_ca = /a\ntls_cert = /b\ntls_ca = /c\n",
+	    F ":4: 'tls_ca' given twice (first on line 2)");
+
+	/* At most TLS_MAX_PEER_NAMES names. */
+	off = (size_t)snprintf(text, sizeof(text),
+	    "name = a.example\ntls_ca = /ca\ntls_cert = /c\ntls_peer_names =");
+	for (i = 0; i < TLS_MAX_PEER_NAMES; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+		    " p%zu.example", i);
+	c = good(text);
+	ck_assert_uint_eq(c.n_tls_peer_names, TLS_MAX_PEER_NAMES);
+	conf_clear(&c);
+	snprintf(text + off, sizeof(text) - off, " one-more.example");
+	bad(text, "tls_peer_names: more than 64 names");
 }
 END_TEST
 
@@ -527,6 +602,7 @@ agentconf_suite(void)
 	tcase_add_test(tc, test_listen);
 	tcase_add_test(tc, test_paths);
 	tcase_add_test(tc, test_cert_dirs_cap);
+	tcase_add_test(tc, test_tls_ca_mode);
 	tcase_add_test(tc, test_durations);
 	tcase_add_test(tc, test_numbers);
 	tcase_add_test(tc, test_user_and_log);

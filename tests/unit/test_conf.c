@@ -1,6 +1,7 @@
 /*
  * conf: the poller config of DESIGN.md section 4: a full file with
- * comments, every host form, relative key paths; every kind of bad line
+ * comments, every host form, relative key paths, the CA-file mode
+ * settings; every kind of bad line
  * named by FILE:LINE; caps; HOST[:PORT] parsing; where the file is found.
  */
 #include <wolfssl/options.h>
@@ -199,6 +200,65 @@ START_TEST(test_bad_lines)
 }
 END_TEST
 
+START_TEST(test_tls_ca_mode)
+{
+	struct conf c;
+	char err[CONF_ERROR_BYTES];
+
+	/* Off unless asked for. */
+	ck_assert_int_eq(parse("key = p.key\n", &c, err), 0);
+	ck_assert_ptr_null(c.tls_ca);
+	ck_assert_ptr_null(c.tls_cert);
+	ck_assert_ptr_null(c.tls_key);
+	conf_free(&c);
+
+	/* Paths resolved like key's; the agent lines stay as they are. */
+	ck_assert_msg(parse("key = poller.key\n"
+	                    "tls_ca = ca.pem   # the site CA\n"
+	                    "tls_cert=/etc/pki/poller.pem\n"
+	                    "tls_key = private/poller.key\n"
+	                    "agent web1 = 192.0.2.1 ct-ed25519 " KEY1 "\n",
+	                  &c, err) == 0,
+	    "%s", err);
+	ck_assert_str_eq(c.tls_ca, "/etc/ct/ca.pem");
+	ck_assert_str_eq(c.tls_cert, "/etc/pki/poller.pem");
+	ck_assert_str_eq(c.tls_key, "/etc/ct/private/poller.key");
+	ck_assert_uint_eq(c.tls_ca_line, 2);
+	ck_assert_uint_eq(c.tls_cert_line, 3);
+	ck_assert_uint_eq(c.tls_key_line, 4);
+	ck_assert_uint_eq(c.n_agents, 1);
+	ck_assert_uint_eq(conf_find_agent(&c, "web1")->key.pub[0], 1);
+	conf_free(&c);
+	ck_assert_ptr_null(c.tls_ca);
+
+	/* tls_key is optional (the certificate is for the Ed25519 key). */
+	ck_assert_int_eq(parse("tls_ca = /ca.pem\ntls_cert = /c.pem\n", &c,
+	                     err),
+	    0);
+	ck_assert_ptr_null(c.tls_key);
+	conf_free(&c);
+
+	/* Dependencies, naming the line of the setting at fault. */
+	expect_bad("key = k\n\ntls_ca = /ca.pem\n", CT_ERR_FORMAT, 3,
+	    "'tls_ca' needs 'tls_cert'");
+	expect_bad("tls_cert = /c.pem\n", CT_ERR_FORMAT, 1,
+	    "'tls_cert' belongs to CA-file mode, which needs 'tls_ca'");
+	expect_bad("tls_ca = /a\ntls_key = /k.pem\n", CT_ERR_FORMAT, 1,
+	    "'tls_ca' needs 'tls_cert'");
+	expect_bad("key = k\ntls_key = /k.pem\n", CT_ERR_FORMAT, 2,
+	    "'tls_key' belongs to CA-file mode");
+	/* Values. */
+	expect_bad("tls_ca = /a\ntls_cert = /b\ntls_ca = /c\n", CT_ERR_FORMAT,
+	    3, "'tls_ca' given twice (first on line 1)");
+	expect_bad("tls_cert =\n", CT_ERR_FORMAT, 1,
+	    "'tls_cert' needs a file name");
+	expect_bad("tls_keys = /k\n", CT_ERR_FORMAT, 1,
+	    "unknown setting 'tls_keys' (known: key, agent NAME, tls_ca, "
+	    "tls_cert, tls_key)");
+	expect_bad("TLS_CA = /k\n", CT_ERR_FORMAT, 1, "unknown setting");
+}
+END_TEST
+
 START_TEST(test_caps)
 {
 	struct util_buf b;
@@ -375,6 +435,7 @@ conf_suite(void)
 
 	tcase_add_test(tc, test_full_file);
 	tcase_add_test(tc, test_key_paths);
+	tcase_add_test(tc, test_tls_ca_mode);
 	tcase_add_test(tc, test_bad_lines);
 	tcase_add_test(tc, test_caps);
 	tcase_add_test(tc, test_hostport);

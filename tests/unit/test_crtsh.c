@@ -11,6 +11,7 @@
  * uv_loop_close() == 0.
  */
 #define _GNU_SOURCE /* nftw */
+#include <dirent.h>
 #include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1459,6 +1460,174 @@ START_TEST(test_run_bad_cache)
 }
 END_TEST
 
+/* The one file in dir (a summary), its path into out; false if none. */
+static bool
+only_file(const char *dir, char *out, size_t outsz)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (d == NULL)
+		return false;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(out, outsz, "%s/%s", dir, de->d_name);
+		n++;
+	}
+	closedir(d);
+	return n == 1;
+}
+
+/*
+ * lazy: the first run verifies in full and keeps summaries; the next one
+ * is OK from them without a certificate, which crtsh_entry_load reads and
+ * checks when asked. A row that no longer agrees with its summary, or a
+ * damaged summary file, falls back to the full checks.
+ */
+START_TEST(test_run_lazy)
+{
+	struct ct_cert *certs[4];
+	struct crtsh_query q;
+	struct names_watch w;
+	struct trow rows[4];
+	struct crtsh_entry *e;
+	char sumdir[300], sum[600], why[CRTSH_REASON_LEN];
+	uint8_t *buf;
+	size_t len;
+	struct drv t;
+	FILE *f;
+	int i;
+
+	drv_init(&t);
+	four_rows(rows, certs);
+	serve_four(&t, rows, "example.org");
+	query_setup(&t, &q, &w, ".example.org");
+	q.lazy = true;
+	drv_run(&t, &q);
+	ck_assert_msg(q.result.status == 0, "%s", q.result.error);
+	ck_assert_uint_eq(q.result.n_ok, 3);
+	ck_assert_uint_eq(q.result.n_downloads, 3);
+	for (i = 0; i < 3; i++) {
+		e = &q.result.entries[i];
+		ck_assert(!e->summarised);
+		ck_assert_ptr_nonnull(e->cert);
+		ck_assert_mem_eq(e->tbs_sha256, certs[2 - i]->tbs_sha256, 32);
+	}
+	crtsh_query_clear(&q);
+	snprintf(sumdir, sizeof(sumdir), "%s/crtsh/sum", t.dir);
+	ck_assert(only_file(sumdir, sum, sizeof(sum)));
+
+	/* From the summaries: no certificate until asked for. */
+	query_setup(&t, &q, &w, ".example.org");
+	q.lazy = true;
+	drv_run(&t, &q);
+	ck_assert_uint_eq(q.result.n_ok, 3);
+	ck_assert_uint_eq(q.result.n_cached, 3);
+	ck_assert_uint_eq(q.result.n_downloads, 0);
+	for (i = 0; i < 3; i++) {
+		e = &q.result.entries[i];
+		ck_assert_int_eq(e->status, CRTSH_ENTRY_OK);
+		ck_assert(e->summarised && e->cached);
+		ck_assert_ptr_null(e->cert);
+		ck_assert_mem_eq(e->tbs_sha256, certs[2 - i]->tbs_sha256, 32);
+		ck_assert_int_eq(crtsh_entry_load(&q, e, why, sizeof(why)), 0);
+		ck_assert_ptr_nonnull(e->cert);
+		ck_assert_mem_eq(e->cert->der, certs[2 - i]->der,
+		    certs[2 - i]->der_len);
+		ck_assert_int_eq(crtsh_entry_load(&q, e, why, sizeof(why)), 0);
+	}
+	crtsh_query_clear(&q);
+
+	/* Without lazy, summaries are not used. */
+	query_setup(&t, &q, &w, ".example.org");
+	drv_run(&t, &q);
+	ck_assert_uint_eq(q.result.n_ok, 3);
+	for (i = 0; i < 3; i++) {
+		ck_assert(!q.result.entries[i].summarised);
+		ck_assert_ptr_nonnull(q.result.entries[i].cert);
+	}
+	crtsh_query_clear(&q);
+
+	/* The cached copy gone, or replaced: crtsh_entry_load says so. */
+	query_setup(&t, &q, &w, ".example.org");
+	q.lazy = true;
+	drv_run(&t, &q);
+	ck_assert(q.result.entries[0].summarised);
+	ck_assert(q.result.entries[1].summarised);
+	snprintf(sum, sizeof(sum), "%s/crtsh/cert/103.der", t.dir);
+	ck_assert_int_eq(unlink(sum), 0);
+	ck_assert_int_eq(crtsh_entry_load(&q, &q.result.entries[0], why,
+	                     sizeof(why)),
+	    CT_ERR_NOT_FOUND);
+	ck_assert_str_eq(why,
+	    "crt.sh id 103: the cached certificate cannot be read");
+	ck_assert_int_eq(state_write(t.st, "crtsh/cert/102.der", certs[0]->der,
+	                     certs[0]->der_len),
+	    0);
+	ck_assert_int_eq(crtsh_entry_load(&q, &q.result.entries[1], why,
+	                     sizeof(why)),
+	    CT_ERR_FORMAT);
+	ck_assert_ptr_null(q.result.entries[1].cert);
+	ck_assert_int_eq(crtsh_entry_load(&q, NULL, why, sizeof(why)),
+	    CT_ERR_INVALID);
+	crtsh_query_clear(&q);
+	ck_assert_int_eq(state_write(t.st, "crtsh/cert/102.der", certs[1]->der,
+	                     certs[1]->der_len),
+	    0);
+	ck_assert_int_eq(state_write(t.st, "crtsh/cert/103.der", certs[2]->der,
+	                     certs[2]->der_len),
+	    0);
+
+	/* A damaged summary file: every row is checked in full again. */
+	snprintf(sumdir, sizeof(sumdir), "%s/crtsh/sum", t.dir);
+	ck_assert(only_file(sumdir, sum, sizeof(sum)));
+	ck_assert_ptr_nonnull(f = fopen(sum, "r+b"));
+	ck_assert_int_eq(fseek(f, 30, SEEK_SET), 0);
+	ck_assert_int_eq(fputc('#', f), '#');
+	fclose(f);
+	query_setup(&t, &q, &w, ".example.org");
+	q.lazy = true;
+	drv_run(&t, &q);
+	ck_assert_uint_eq(q.result.n_ok, 3);
+	ck_assert_uint_eq(q.result.n_cached, 3);
+	for (i = 0; i < 3; i++) {
+		ck_assert(!q.result.entries[i].summarised);
+		ck_assert_ptr_nonnull(q.result.entries[i].cert);
+	}
+	crtsh_query_clear(&q);
+
+	/* A row that no longer agrees with its summary (serial): refused as
+	 * before, summary or not. */
+	rows[0].serial[strlen(rows[0].serial) - 1] ^= 1;
+	serve_search(&t, "example.org", rows, 4);
+	query_setup(&t, &q, &w, ".example.org"); /* the old rows, once more */
+	q.lazy = true;
+	drv_run(&t, &q);
+	ck_assert_uint_eq(q.result.n_ok, 3);
+	crtsh_query_clear(&q);
+	query_setup(&t, &q, &w, ".example.org");
+	q.lazy = true;
+	drv_run(&t, &q);
+	ck_assert_int_eq(entry_by_id(&q.result, 101)->status,
+	    CRTSH_ENTRY_MISMATCH);
+	ck_assert(!entry_by_id(&q.result, 101)->summarised);
+	ck_assert_ptr_nonnull(
+	    strstr(entry_by_id(&q.result, 101)->reason, "serial"));
+	ck_assert(entry_by_id(&q.result, 102)->summarised);
+	ck_assert_uint_eq(q.result.n_ok, 2);
+	ck_assert_uint_eq(q.result.n_mismatch, 1);
+	crtsh_query_clear(&q);
+	ck_assert_int_eq(state_read(t.st, "crtsh/cert/101.der", 100000, &buf,
+	                     &len),
+	    0);
+	free(buf);
+	drv_fini(&t);
+	free_certs(certs, 4);
+}
+END_TEST
+
 START_TEST(test_run_invalid)
 {
 	struct crtsh_query q;
@@ -1512,6 +1681,7 @@ crtsh_suite(void)
 	tcase_add_test(d, test_run_incomplete);
 	tcase_add_test(d, test_run_cancel);
 	tcase_add_test(d, test_run_bad_cache);
+	tcase_add_test(d, test_run_lazy);
 	tcase_add_test(d, test_run_invalid);
 	suite_add_tcase(s, p);
 	suite_add_tcase(s, d);

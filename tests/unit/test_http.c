@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1049,6 +1050,61 @@ START_TEST(test_scheme_refused)
 }
 END_TEST
 
+/* libcurl is loaded at run time: init and cleanup pair up. */
+START_TEST(test_global_init)
+{
+	char err[HTTP_ERROR_LEN];
+
+	ck_assert_int_eq(http_global_init(err, sizeof(err)), 0);
+	ck_assert_str_eq(err, "");
+	ck_assert_int_eq(http_global_init(NULL, 0), 0);
+	http_global_cleanup();
+	http_global_cleanup();
+	http_global_cleanup(); /* one too many: nothing happens */
+}
+END_TEST
+
+/*
+ * Without libcurl: a clear error from http_global_init and from
+ * http_client_new, no crash. In a child, since the library is looked for
+ * once per process.
+ */
+START_TEST(test_curl_missing)
+{
+	static const char want[] = "libcurl not available: ";
+	char err[HTTP_ERROR_LEN];
+	uv_loop_t loop;
+	const char *fork_mode = getenv("CK_FORK");
+	int status, bad = 0;
+	pid_t pid;
+
+	if (fork_mode != NULL && strcmp(fork_mode, "no") == 0) {
+		/* Earlier tests of this process have loaded libcurl. */
+		fprintf(stderr, "test_curl_missing: not run with CK_FORK=no\n");
+		return;
+	}
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		http_curl_soname_for_tests("libct-no-such-curl.so.0");
+		if (http_global_init(err, sizeof(err)) != CT_ERR_IO ||
+		    strncmp(err, want, sizeof(want) - 1) != 0 ||
+		    strstr(err, "libct-no-such-curl.so.0") == NULL)
+			bad |= 1;
+		http_global_cleanup();
+		if (uv_loop_init(&loop) != 0 || http_client_new(&loop) != NULL)
+			bad |= 2;
+		if (strncmp(http_client_error(), want, sizeof(want) - 1) != 0)
+			bad |= 4;
+		if (uv_loop_close(&loop) != 0)
+			bad |= 8;
+		_exit(bad);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child status 0x%x", status);
+}
+END_TEST
+
 START_TEST(test_bad_arguments)
 {
 	struct http_request req;
@@ -1537,6 +1593,8 @@ http_suite(void)
 	tcase_add_test(tc, test_no_retry_404_redirect);
 	tcase_add_test(tc, test_scheme_refused);
 	tcase_add_test(tc, test_bad_arguments);
+	tcase_add_test(tc, test_global_init);
+	tcase_add_test(tc, test_curl_missing);
 	tcase_add_test(tc, test_concurrent_slow);
 	tcase_add_test(tc, test_cancel_all);
 	tcase_add_test(tc, test_free_pending);

@@ -225,6 +225,55 @@ START_TEST(test_sign_verify)
 }
 END_TEST
 
+/*
+ * keys_sign_keep: the same signatures as without it, whichever pair signs
+ * (a key kept for one pair never signs for another), a mismatched pair
+ * refused, and nothing kept once it is off.
+ */
+START_TEST(test_sign_keep)
+{
+	struct keys_ed25519 a, b, bad;
+	uint8_t msg[64], plain_a[64], plain_b[64], sig[64];
+	int round;
+
+	memset(msg, 'm', sizeof(msg));
+	ck_assert_int_eq(keys_generate(&a), 0);
+	ck_assert_int_eq(keys_generate(&b), 0);
+	ck_assert_int_eq(keys_sign(&a, msg, sizeof(msg), plain_a), 0);
+	ck_assert_int_eq(keys_sign(&b, msg, sizeof(msg), plain_b), 0);
+	keys_sign_keep(true);
+	for (round = 0; round < 3; round++) {
+		ck_assert_int_eq(keys_sign(&a, msg, sizeof(msg), sig), 0);
+		ck_assert_mem_eq(sig, plain_a, 64);
+		ck_assert_int_eq(keys_sign(&a, msg, sizeof(msg), sig), 0);
+		ck_assert_mem_eq(sig, plain_a, 64);
+		ck_assert_int_eq(keys_sign_domain(&b, "d", msg, 3, sig), 0);
+		ck_assert_int_eq(keys_verify_domain(b.pub, "d", msg, 3, sig),
+		    0);
+		ck_assert_int_eq(keys_sign(&b, msg, sizeof(msg), sig), 0);
+		ck_assert_mem_eq(sig, plain_b, 64);
+	}
+	/* b's public half with a's seed: refused, and a still signs. */
+	bad = b;
+	memcpy(bad.priv, a.priv, KEYS_PRIV_BYTES);
+	ck_assert_int_eq(keys_sign(&bad, msg, sizeof(msg), sig),
+	    CT_ERR_INVALID);
+	ck_assert_int_eq(keys_sign(&a, msg, sizeof(msg), sig), 0);
+	ck_assert_mem_eq(sig, plain_a, 64);
+	/* The same seed with a changed public half after a's was kept. */
+	bad = a;
+	bad.pub[0] ^= 1;
+	ck_assert_int_eq(keys_sign(&bad, msg, sizeof(msg), sig),
+	    CT_ERR_INVALID);
+	keys_sign_keep(false);
+	ck_assert_int_eq(keys_sign(&b, msg, sizeof(msg), sig), 0);
+	ck_assert_mem_eq(sig, plain_b, 64);
+	keys_clear(&a);
+	keys_clear(&b);
+	keys_clear(&bad);
+}
+END_TEST
+
 START_TEST(test_sign_domain)
 {
 	struct keys_ed25519 k;
@@ -883,6 +932,7 @@ keys_suite(void)
 	tcase_add_test(tc, test_random);
 	tcase_add_test(tc, test_sign_verify);
 	tcase_add_test(tc, test_sign_domain);
+	tcase_add_test(tc, test_sign_keep);
 	tcase_add_test(tc, test_fingerprint);
 	tcase_add_test(tc, test_save_load_roundtrip);
 	tcase_add_test(tc, test_save_mode_despite_umask);

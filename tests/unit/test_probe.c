@@ -797,6 +797,8 @@ START_TEST(test_found_in_sources)
 	e[0].status = CRTSH_ENTRY_PENDING; /* not downloaded: no cert */
 	e[1].status = CRTSH_ENTRY_OK;
 	e[1].cert = j->leaf[0];
+	/* Every OK entry carries its tbs hash, parsed or from the summary. */
+	memcpy(e[1].tbs_sha256, j->leaf[0]->tbs_sha256, 32);
 	cr.entries = e;
 	cr.n = 2;
 	ck_assert(probe_found_in_crtsh(&cr, j->leaf[0]->tbs_sha256));

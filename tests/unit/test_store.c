@@ -793,6 +793,223 @@ START_TEST(test_two_writers)
 }
 END_TEST
 
+/* ------------------------------------------------------------ index */
+
+/* Long enough for a record file to be indexed (INDEX_SETTLE_S in store.c). */
+#define INDEX_SETTLE_US 2100000
+
+/* Every field of two records is the same. */
+static void
+rec_same(const struct store_rec *a, const struct store_rec *b)
+{
+	size_t i;
+
+	ck_assert_mem_eq(a->tbs_sha256, b->tbs_sha256, 32);
+	ck_assert_mem_eq(a->sha256, b->sha256, 32);
+	ck_assert_mem_eq(a->spki_sha256, b->spki_sha256, 32);
+	ck_assert_str_eq(a->serial, b->serial);
+	ck_assert_int_eq(a->not_before, b->not_before);
+	ck_assert_int_eq(a->not_after, b->not_after);
+	ck_assert_int_eq(a->first_seen, b->first_seen);
+	ck_assert_str_eq(a->source, b->source);
+	ck_assert_uint_eq(a->n_names, b->n_names);
+	for (i = 0; i < a->n_names; i++) {
+		ck_assert_uint_eq(a->names[i].len, b->names[i].len);
+		ck_assert_mem_eq(a->names[i].name, b->names[i].name,
+		    a->names[i].len + 1);
+	}
+	ck_assert(a->precert == b->precert);
+	ck_assert(a->is_ca == b->is_ca);
+}
+
+static bool
+file_exists(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0;
+}
+
+/*
+ * Records whose files have not changed come from the index, with every
+ * field as read from the files; a file changed in place (its modification
+ * time put back) is read again; a bad index is ignored and replaced; a
+ * read-only open never writes one.
+ */
+START_TEST(test_index)
+{
+	static const char *const files[] = {"www-1.pem", "cnonly.pem",
+	    "oddnames.pem", "ca.pem"};
+	char dir[PATH_MAX], path[PATH_MAX], ipath[PATH_MAX];
+	struct store_opts ro = {.flags = STORE_RDONLY};
+	struct ct_cert *c[4];
+	struct store *ref, *st;
+	struct timespec ts[2];
+	struct stat sb, sb2;
+	struct logbuf lb;
+	struct store_opts lo;
+	uint8_t *ix, *rec, *p;
+	size_t ixlen, reclen, i, n;
+	char *src;
+	int fd;
+
+	mkd(dir, sizeof(dir));
+	join(ipath, sizeof(ipath), dir, "/.index");
+	st = open_ok(dir, NULL);
+	for (i = 0; i < 4; i++) {
+		join(path, sizeof(path), SCAN_DATA, files[i]);
+		c[i] = load1(path);
+		ck_assert_int_eq(store_put(st, c[i], files[i], 1700000000 + i,
+		                     NULL),
+		    0);
+	}
+	store_free(st);
+	/* Files written just now are not indexed yet: all read. */
+	ref = open_ok(dir, NULL);
+	ck_assert_uint_eq(stats_of(ref).indexed, 0);
+	ck_assert_uint_eq(store_count(ref), 4);
+	usleep(INDEX_SETTLE_US);
+	st = open_ok(dir, NULL); /* reads them, writes the index */
+	ck_assert_uint_eq(stats_of(st).indexed, 0);
+	store_free(st);
+	ck_assert(file_exists(ipath));
+	ck_assert_int_eq(stat(ipath, &sb), 0);
+
+	/* Now from the index, the same to the last byte; nothing rewritten. */
+	st = open_ok(dir, NULL);
+	ck_assert_uint_eq(stats_of(st).indexed, 4);
+	ck_assert_uint_eq(stats_of(st).invalid, 0);
+	ck_assert_uint_eq(stats_of(st).other, 0);
+	ck_assert_uint_eq(store_count(st), 4);
+	for (i = 0; i < 4; i++)
+		rec_same(store_find(st, c[i]->tbs_sha256),
+		    store_find(ref, c[i]->tbs_sha256));
+	store_free(st);
+	ck_assert_int_eq(stat(ipath, &sb2), 0);
+	ck_assert_uint_eq(sb.st_ino, sb2.st_ino);
+
+	/* Changed in place, same size, mtime put back: read again. */
+	rec_path(dir, c[0], path, sizeof(path));
+	ck_assert_int_eq(stat(path, &sb), 0);
+	rec = read_all(path, &reclen);
+	p = memmem(rec, reclen, "source: www-1.pem", 17);
+	ck_assert_ptr_nonnull(p);
+	fd = open(path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "X", 1, (p - rec) + 8), 1);
+	ts[0] = sb.st_atim;
+	ts[1] = sb.st_mtim;
+	ck_assert_int_eq(futimens(fd, ts), 0);
+	close(fd);
+	free(rec);
+	st = open_ok(dir, &ro);
+	ck_assert_uint_eq(stats_of(st).indexed, 3);
+	src = store_find(st, c[0]->tbs_sha256)->source;
+	ck_assert_str_eq(src, "Xww-1.pem");
+	store_free(st);
+
+	/* A damaged index, at any length or with any byte flipped: ignored. */
+	ix = read_all(ipath, &ixlen);
+	for (n = 0; n < ixlen; n += n < 64 ? 1 : 37) {
+		write_file(ipath, ix, n);
+		st = open_ok(dir, &ro);
+		ck_assert_uint_eq(stats_of(st).indexed, 0);
+		ck_assert_uint_eq(store_count(st), 4);
+		store_free(st);
+	}
+	for (n = 0; n < ixlen; n += 41) {
+		ix[n] ^= 0x20;
+		write_file(ipath, ix, ixlen);
+		ix[n] ^= 0x20;
+		memset(&lb, 0, sizeof(lb));
+		memset(&lo, 0, sizeof(lo));
+		lo.flags = STORE_RDONLY;
+		lo.log = logcb;
+		lo.log_arg = &lb;
+		st = open_ok(dir, &lo);
+		ck_assert_uint_eq(stats_of(st).indexed, 0);
+		ck_assert_uint_eq(store_count(st), 4);
+		ck_assert_ptr_nonnull(strstr(lb.text, "index ignored"));
+		store_free(st);
+	}
+	free(ix);
+
+	/* A read-only open writes none; a writable one replaces it. */
+	ck_assert_int_eq(unlink(ipath), 0);
+	store_free(open_ok(dir, &ro));
+	ck_assert(!file_exists(ipath));
+	usleep(INDEX_SETTLE_US);
+	store_free(open_ok(dir, NULL));
+	st = open_ok(dir, &ro);
+	ck_assert_uint_eq(stats_of(st).indexed, 4);
+	store_free(st);
+
+	/* A record removed: dropped from the index too. */
+	rec_path(dir, c[1], path, sizeof(path));
+	ck_assert_int_eq(unlink(path), 0);
+	store_free(open_ok(dir, NULL));
+	st = open_ok(dir, NULL);
+	ck_assert_uint_eq(store_count(st), 3);
+	ck_assert_uint_eq(stats_of(st).indexed, 3);
+	ck_assert_ptr_null(store_find(st, c[1]->tbs_sha256));
+	store_free(st);
+	ck_assert_uint_eq(count_prefix(dir, ".tmp-"), 0);
+
+	store_free(ref);
+	for (i = 0; i < 4; i++)
+		cert_free(c[i]);
+	rm_rf(dir);
+}
+END_TEST
+
+/* A record file swapped for a symlink or another record stays refused. */
+START_TEST(test_index_swapped_file)
+{
+	char dir[PATH_MAX], a[PATH_MAX], b[PATH_MAX], other[PATH_MAX];
+	struct ct_cert *x = load1(SCAN_DATA "www-1.pem");
+	struct ct_cert *y = load1(SCAN_DATA "www-2.pem");
+	struct store *st;
+	uint8_t *yrec;
+	size_t ylen;
+
+	mkd(dir, sizeof(dir));
+	st = open_ok(dir, NULL);
+	ck_assert_int_eq(store_put(st, x, "x", 1, NULL), 0);
+	ck_assert_int_eq(store_put(st, y, "y", 2, NULL), 0);
+	store_free(st);
+	usleep(INDEX_SETTLE_US);
+	store_free(open_ok(dir, NULL));
+	st = open_ok(dir, NULL);
+	ck_assert_uint_eq(stats_of(st).indexed, 2);
+	store_free(st);
+
+	/* x's name now holds y's record: foreign, not taken. */
+	rec_path(dir, x, a, sizeof(a));
+	rec_path(dir, y, b, sizeof(b));
+	yrec = read_all(b, &ylen);
+	write_file(a, yrec, ylen);
+	st = open_ok(dir, NULL);
+	ck_assert_uint_eq(store_count(st), 1);
+	ck_assert_uint_eq(stats_of(st).invalid, 1);
+	ck_assert_ptr_null(store_find(st, x->tbs_sha256));
+	store_free(st);
+
+	/* y's name a symlink to a copy of itself: refused as before. */
+	join(other, sizeof(other), dir, "/.elsewhere");
+	write_file(other, yrec, ylen);
+	ck_assert_int_eq(unlink(b), 0);
+	ck_assert_int_eq(symlink(other, b), 0);
+	st = open_ok(dir, NULL);
+	ck_assert_uint_eq(store_count(st), 0);
+	ck_assert_uint_eq(stats_of(st).invalid, 2);
+	store_free(st);
+	free(yrec);
+	cert_free(x);
+	cert_free(y);
+	rm_rf(dir);
+}
+END_TEST
+
 /* ------------------------------------------------------------ crash */
 
 /* Child of the crash test: reports each record it added, then stops. */
@@ -1029,6 +1246,8 @@ store_suite(void)
 	tcase_add_test(tc, test_stale_tmp_removed);
 	tcase_add_test(tc, test_caps_and_refresh);
 	tcase_add_test(tc, test_foreach);
+	tcase_add_test(tc, test_index);
+	tcase_add_test(tc, test_index_swapped_file);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(proc, test_two_writers);
 	tcase_add_test(proc, test_crash_sigkill);

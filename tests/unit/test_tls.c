@@ -3,7 +3,9 @@
  * ports) on one libuv loop: pinned mutual handshakes, refusals on either
  * side, foreign clients (no certificate, TLS 1.2 only, a forged
  * certificate, a certificate without its private key, raw TCP), deadlines,
- * 200 KB each way, resumption. Foreign wolfSSL clients run in a thread
+ * 200 KB each way, resumption; CA-file mode with a PKI made here (chains,
+ * names, dates, foreign CAs, the modes side by side). Foreign wolfSSL
+ * clients run in a thread
  * with blocking sockets; everything of ours runs on the loop thread.
  * Every test ends with uv_loop_close() == 0.
  */
@@ -85,6 +87,8 @@ struct side {
 	bool want_session;
 	struct tls_session *session;
 	int write_rc; /* first failing tls_write, 0 if none */
+	char peer_name[TLS_NAME_MAX_BYTES + 1]; /* CA-file mode */
+	int alert; /* the fatal alert received, -1 if none */
 };
 
 struct fixture {
@@ -179,6 +183,9 @@ side_on_close(struct tls_conn *c, int status)
 	s->close_status = status;
 	snprintf(s->error, sizeof(s->error), "%s", tls_conn_error(c));
 	s->has_peer_pub = tls_conn_peer_pub(c, s->peer_pub) == 0;
+	snprintf(s->peer_name, sizeof(s->peer_name), "%s",
+	    tls_conn_peer_name(c));
+	s->alert = tls_conn_alert(c);
 	if (s->want_session && s->session == NULL)
 		(void)tls_conn_get_session(c, &s->session);
 	s->conn = NULL;
@@ -734,9 +741,10 @@ START_TEST(test_ctx_arguments)
 	ck_assert_int_eq(tls_ctx_new_client(k.seed, k.pub, longcn, NULL, NULL,
 	                     &ctx),
 	    0);
-	/* CA-file mode is not implemented, and says so. */
-	ck_assert_int_eq(tls_ctx_use_ca_file(ctx, "/dev/null", NULL),
-	    CT_ERR_UNSUPPORTED);
+	/* CA-file mode needs its files (test_ca_load_errors has the rest). */
+	ck_assert_int_eq(tls_ctx_use_ca_file(ctx, NULL, NULL, 0),
+	    CT_ERR_INVALID);
+	ck_assert(!tls_ctx_ca_mode(ctx));
 	tls_ctx_free(ctx);
 }
 END_TEST
@@ -2062,6 +2070,1178 @@ START_TEST(test_probe_bad_calls)
 }
 END_TEST
 
+/* ------------------------------------------------------------ CA-file mode */
+
+/*
+ * A small PKI made with wolfSSL's certificate generation in a temporary
+ * directory: ECDSA P-256 CAs, leaves for Ed25519 or ECDSA keys, with a
+ * DNS subjectAltName, an extended key usage and dates of our choosing.
+ */
+#define PKI_DIR_TEMPLATE "/tmp/test_tls_ca.XXXXXX"
+#define PKI_DER_MAX_BYTES 2048
+#define PKI_PEM_MAX_BYTES 4096
+#define PKI_MAX_FILES 32
+#define PKI_VALID_DAYS 30
+#define PKI_DAY_S 86400
+
+struct pki_file {
+	char path[sizeof(PKI_DIR_TEMPLATE) + 64];
+};
+
+struct pki {
+	char dir[sizeof(PKI_DIR_TEMPLATE)];
+	struct pki_file files[PKI_MAX_FILES];
+	size_t n_files;
+	WC_RNG rng;
+	ecc_key ca_key, other_key, int_key, client_key, spare_key;
+	uint8_t ca[PKI_DER_MAX_BYTES], other[PKI_DER_MAX_BYTES];
+	uint8_t inter[PKI_DER_MAX_BYTES];
+	size_t ca_len, other_len, inter_len;
+};
+
+/* What one certificate should say. */
+struct pki_cert {
+	const char *cn;
+	const char *dns; /* one DNS subjectAltName, or NULL: none */
+	const char *eku; /* "clientAuth", "serverAuth", ... or NULL */
+	bool ca;
+	int64_t nb, na;        /* validity; both 0: from yesterday, 30 days */
+	int key_type;          /* ECC_TYPE or ED25519_TYPE */
+	void *key;             /* the subject key */
+	const uint8_t *issuer; /* NULL: self-signed (key must be ECC) */
+	size_t issuer_len;
+	ecc_key *issuer_key;
+};
+
+/* UTCTime TLV for t (years 1950..2049). */
+static void
+pki_utctime(int64_t t, uint8_t out[CTC_DATE_SIZE], int *len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+	char s[32];
+
+	ck_assert_ptr_nonnull(gmtime_r(&tt, &tm));
+	ck_assert_int_eq(snprintf(s, sizeof(s), "%02d%02d%02d%02d%02d%02dZ",
+	                     tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday,
+	                     tm.tm_hour, tm.tm_min, tm.tm_sec),
+	    13);
+	out[0] = DER_UTC_TIME;
+	out[1] = 13;
+	memcpy(out + 2, s, 13);
+	*len = 15;
+}
+
+static size_t
+pki_make(struct pki *p, const struct pki_cert *m, uint8_t *out)
+{
+	Cert *cert = calloc(1, sizeof(*cert));
+	size_t n;
+	int ret;
+
+	ck_assert_ptr_nonnull(cert);
+	ck_assert_int_eq(wc_InitCert(cert), 0);
+	snprintf(cert->subject.commonName, CTC_NAME_SIZE, "%s", m->cn);
+	cert->sigType = CTC_SHA256wECDSA;
+	cert->daysValid = PKI_VALID_DAYS;
+	cert->isCA = m->ca ? 1 : 0;
+	cert->selfSigned = m->issuer == NULL;
+	if (m->dns != NULL) { /* GeneralNames { [2] dNSName } */
+		n = strlen(m->dns);
+		ck_assert_uint_lt(n + 4, 128);
+		cert->altNames[0] = DER_SEQUENCE;
+		cert->altNames[1] = (byte)(n + 2);
+		cert->altNames[2] = DER_CTX(2);
+		cert->altNames[3] = (byte)n;
+		memcpy(cert->altNames + 4, m->dns, n);
+		cert->altNamesSz = (int)n + 4;
+	}
+	if (m->eku != NULL)
+		ck_assert_int_eq(wc_SetExtKeyUsage(cert, m->eku), 0);
+	if (m->nb != 0 || m->na != 0) {
+		pki_utctime(m->nb, cert->beforeDate, &cert->beforeDateSz);
+		pki_utctime(m->na, cert->afterDate, &cert->afterDateSz);
+	}
+	/* Key identifiers and a CA's key usage, as RFC 5280 asks (wolfSSL
+	 * does not take an intermediate without keyCertSign). */
+	if (m->ca) {
+		ck_assert_int_eq(wc_SetSubjectKeyIdFromPublicKey_ex(cert,
+		                     ECC_TYPE, m->key),
+		    0);
+		ck_assert_int_eq(wc_SetKeyUsage(cert, "keyCertSign,cRLSign"),
+		    0);
+	}
+	if (m->issuer != NULL) {
+		ck_assert_int_eq(wc_SetIssuerBuffer(cert, m->issuer,
+		                     (int)m->issuer_len),
+		    0);
+		ck_assert_int_eq(wc_SetAuthKeyIdFromPublicKey_ex(cert, ECC_TYPE,
+		                     m->issuer_key),
+		    0);
+	}
+	ret = wc_MakeCert_ex(cert, out, PKI_DER_MAX_BYTES, m->key_type, m->key,
+	    &p->rng);
+	ck_assert_int_gt(ret, 0);
+	ret = wc_SignCert_ex(cert->bodySz, cert->sigType, out,
+	    PKI_DER_MAX_BYTES, ECC_TYPE,
+	    m->issuer_key != NULL ? m->issuer_key : m->key, &p->rng);
+	ck_assert_int_gt(ret, 0);
+	free(cert);
+	return (size_t)ret;
+}
+
+/* A file in the PKI directory (removed by pki_free). */
+static const char *
+pki_path(struct pki *p, const char *name)
+{
+	struct pki_file *f;
+	char path[sizeof(f->path)];
+
+	ck_assert_uint_lt(p->n_files, PKI_MAX_FILES);
+	f = &p->files[p->n_files++];
+	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/%s", p->dir, name),
+	    (int)sizeof(path));
+	memcpy(f->path, path, sizeof(path));
+	return f->path;
+}
+
+/* Writes DER blocks as PEM of the given type into a new file. */
+static const char *
+pki_write(struct pki *p, const char *name, int type, const uint8_t *const *der,
+    const size_t *len, size_t n)
+{
+	const char *path = pki_path(p, name);
+	uint8_t pem[PKI_PEM_MAX_BYTES];
+	FILE *f = fopen(path, "w");
+	size_t i;
+	int pl;
+
+	ck_assert_ptr_nonnull(f);
+	for (i = 0; i < n; i++) {
+		pl =
+		    wc_DerToPem(der[i], (word32)len[i], pem, sizeof(pem), type);
+		ck_assert_int_gt(pl, 0);
+		ck_assert_uint_eq(fwrite(pem, 1, (size_t)pl, f), (size_t)pl);
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	return path;
+}
+
+static const char *
+pki_write_cert(struct pki *p, const char *name, const uint8_t *der, size_t len)
+{
+	return pki_write(p, name, CERT_TYPE, &der, &len, 1);
+}
+
+static const char *
+pki_write_ecc_key(struct pki *p, const char *name, ecc_key *k)
+{
+	uint8_t der[PKI_DER_MAX_BYTES];
+	const uint8_t *dp = der;
+	size_t len;
+	int n;
+
+	n = wc_EccKeyToDer(k, der, sizeof(der));
+	ck_assert_int_gt(n, 0);
+	len = (size_t)n;
+	return pki_write(p, name, ECC_PRIVATEKEY_TYPE, &dp, &len, 1);
+}
+
+/* PEM "PRIVATE KEY" of one of our Ed25519 key pairs. */
+static const char *
+pki_write_ed25519_key(struct pki *p, const char *name, const struct keypair *k)
+{
+	uint8_t der[128];
+	const uint8_t *dp = der;
+	size_t len = key_der(k, der, sizeof(der));
+	const char *path;
+
+	path = pki_write(p, name, PKCS8_PRIVATEKEY_TYPE, &dp, &len, 1);
+	util_zero(der, sizeof(der));
+	return path;
+}
+
+static void
+pki_ecc(struct pki *p, ecc_key *k)
+{
+	ck_assert_int_eq(wc_ecc_init(k), 0);
+	ck_assert_int_eq(wc_ecc_make_key(&p->rng, 32, k), 0);
+}
+
+/* The trusted CA, another CA (named "Other CA") and an intermediate. */
+static struct pki *
+pki_new(void)
+{
+	struct pki *p = calloc(1, sizeof(*p));
+	struct pki_cert m;
+	int64_t now = util_now();
+
+	ck_assert_ptr_nonnull(p);
+	memcpy(p->dir, PKI_DIR_TEMPLATE, sizeof(PKI_DIR_TEMPLATE));
+	ck_assert_ptr_nonnull(mkdtemp(p->dir));
+	ck_assert_int_eq(wc_InitRng(&p->rng), 0);
+	pki_ecc(p, &p->ca_key);
+	pki_ecc(p, &p->other_key);
+	pki_ecc(p, &p->int_key);
+	pki_ecc(p, &p->client_key);
+	pki_ecc(p, &p->spare_key);
+	memset(&m, 0, sizeof(m));
+	m.cn = "Test CA";
+	m.ca = true;
+	m.key_type = ECC_TYPE;
+	m.key = &p->ca_key;
+	m.nb = now - PKI_DAY_S;
+	m.na = now + 365 * PKI_DAY_S;
+	p->ca_len = pki_make(p, &m, p->ca);
+	m.cn = "Other CA";
+	m.key = &p->other_key;
+	p->other_len = pki_make(p, &m, p->other);
+	m.cn = "Test Intermediate";
+	m.key = &p->int_key;
+	m.issuer = p->ca;
+	m.issuer_len = p->ca_len;
+	m.issuer_key = &p->ca_key;
+	p->inter_len = pki_make(p, &m, p->inter);
+	return p;
+}
+
+static void
+pki_free(struct pki *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n_files; i++)
+		(void)unlink(p->files[i].path);
+	ck_assert_int_eq(rmdir(p->dir), 0);
+	wc_ecc_free(&p->ca_key);
+	wc_ecc_free(&p->other_key);
+	wc_ecc_free(&p->int_key);
+	wc_ecc_free(&p->client_key);
+	wc_ecc_free(&p->spare_key);
+	wc_FreeRng(&p->rng);
+	free(p);
+}
+
+/* A leaf for an Ed25519 key pair of ours, issued by the trusted CA. */
+static size_t
+pki_ed25519_leaf(struct pki *p, const struct keypair *k, const char *name,
+    const char *eku, uint8_t *out)
+{
+	struct pki_cert m;
+	ed25519_key key;
+	size_t n;
+
+	ck_assert_int_eq(wc_ed25519_init(&key), 0);
+	ck_assert_int_eq(wc_ed25519_import_private_key(k->seed, TLS_KEY_BYTES,
+	                     k->pub, TLS_KEY_BYTES, &key),
+	    0);
+	memset(&m, 0, sizeof(m));
+	m.cn = name;
+	m.dns = name;
+	m.eku = eku;
+	m.key_type = ED25519_TYPE;
+	m.key = &key;
+	m.issuer = p->ca;
+	m.issuer_len = p->ca_len;
+	m.issuer_key = &p->ca_key;
+	n = pki_make(p, &m, out);
+	wc_ed25519_free(&key);
+	return n;
+}
+
+/* The files of one CA-mode setup, and the options made from them. */
+struct ca_setup {
+	const char *ca_file;       /* the trusted CA */
+	const char *server_cert;   /* agent.test, for fx->skey (Ed25519) */
+	const char *client_cert;   /* poller.test, for p->client_key */
+	const char *client_key;    /* PEM of p->client_key */
+	const char *peer_names[2]; /* of the server */
+	size_t n_peer_names;
+};
+
+/* A client leaf for p->client_key as m says (issuer: the trusted CA). */
+static const char *
+client_leaf(struct pki *p, const char *file, struct pki_cert *m)
+{
+	uint8_t der[PKI_DER_MAX_BYTES];
+	size_t n;
+
+	m->key_type = ECC_TYPE;
+	m->key = &p->client_key;
+	if (m->issuer == NULL) {
+		m->issuer = p->ca;
+		m->issuer_len = p->ca_len;
+		m->issuer_key = &p->ca_key;
+	}
+	n = pki_make(p, m, der);
+	return pki_write_cert(p, file, der, n);
+}
+
+static void
+ca_setup_default(struct fixture *fx, struct pki *p, struct ca_setup *s)
+{
+	struct pki_cert m;
+	uint8_t der[PKI_DER_MAX_BYTES];
+	size_t n;
+
+	memset(s, 0, sizeof(*s));
+	s->ca_file = pki_write_cert(p, "ca.pem", p->ca, p->ca_len);
+	n = pki_ed25519_leaf(p, &fx->skey, "agent.test", "serverAuth", der);
+	s->server_cert = pki_write_cert(p, "server.pem", der, n);
+	memset(&m, 0, sizeof(m));
+	m.cn = "poller.test";
+	m.dns = "poller.test";
+	m.eku = "clientAuth";
+	s->client_cert = client_leaf(p, "client.pem", &m);
+	s->client_key = pki_write_ecc_key(p, "client.key", &p->client_key);
+	s->peer_names[0] = "poller.test";
+	s->n_peer_names = 1;
+}
+
+/* Switches the fixture's contexts to CA-file mode. */
+static void
+ca_apply(struct fixture *fx, const struct ca_setup *s)
+{
+	struct tls_ca_opts so, co;
+	char err[256];
+
+	memset(&so, 0, sizeof(so));
+	so.ca_file = s->ca_file;
+	so.cert_file = s->server_cert;
+	so.peer_names = s->peer_names;
+	so.n_peer_names = s->n_peer_names;
+	ck_assert_msg(tls_ctx_use_ca_file(fx->sctx, &so, err, sizeof(err)) == 0,
+	    "server: %s", err);
+	memset(&co, 0, sizeof(co));
+	co.ca_file = s->ca_file;
+	co.cert_file = s->client_cert;
+	co.key_file = s->client_key;
+	ck_assert_msg(tls_ctx_use_ca_file(fx->cctx, &co, err, sizeof(err)) == 0,
+	    "client: %s", err);
+	ck_assert(tls_ctx_ca_mode(fx->sctx));
+	ck_assert(tls_ctx_ca_mode(fx->cctx));
+}
+
+static void
+fx_connect_name(struct fixture *fx, const char *name)
+{
+	struct tls_callbacks cb = side_cbs;
+
+	cb.arg = &fx->client;
+	ck_assert_int_eq(tls_connect_name(fx->cctx, &fx->loop,
+	                     (const struct sockaddr *)&fx->addr, name, &cb,
+	                     &fx->client.conn),
+	    0);
+	fx->open_conns++;
+}
+
+/* One exchange: the client sends, the server echoes, the client closes. */
+static void
+ca_exchange(struct fixture *fx, const char *name)
+{
+	static const uint8_t msg[] = "signed request";
+
+	side_reset(fx, &fx->client);
+	side_reset(fx, &fx->server);
+	fx->server.echo = true;
+	fx->client.tx = msg;
+	fx->client.tx_len = sizeof(msg);
+	fx->client.close_after = sizeof(msg);
+	fx->client.want_session = true;
+	fx_connect_name(fx, name);
+	fx_run(fx);
+	side_check_once(&fx->client);
+	while (fx->server.close_calls == 0)
+		uv_run(&fx->loop, UV_RUN_ONCE);
+	side_check_once(&fx->server);
+}
+
+static void
+ca_assert_ok(const struct fixture *fx)
+{
+	ck_assert_msg(fx->client.hs_status == 0, "client: %s",
+	    fx->client.error);
+	ck_assert_msg(fx->server.hs_status == 0, "server: %s",
+	    fx->server.error);
+	ck_assert_uint_eq(fx->client.rx.len, sizeof("signed request"));
+	ck_assert_int_eq(fx->client.close_status, 0);
+}
+
+/* The server refused the client's certificate, saying why. */
+static void
+ca_assert_server_refused(const struct fixture *fx, const char *why)
+{
+	ck_assert_int_eq(fx->server.hs_status, CT_ERR_AUTH);
+	ck_assert_int_eq(fx->server.close_status, CT_ERR_AUTH);
+	ck_assert_msg(strstr(fx->server.error, why) != NULL, "server: %s",
+	    fx->server.error);
+	ck_assert_uint_eq(fx->server.rx.len, 0);
+	ck_assert_uint_eq(fx->client.rx.len, 0);
+	/* TLS 1.3: the client may finish, then reads the alert. */
+	ck_assert_int_eq(fx->client.close_status, CT_ERR_AUTH);
+	ck_assert_int_ge(fx->client.alert, 0);
+	ck_assert_int_eq(fx->authorize_calls, 0);
+}
+
+/* The client refused the server's certificate, saying why. */
+static void
+ca_assert_client_refused(const struct fixture *fx, const char *why)
+{
+	ck_assert_int_eq(fx->client.hs_status, CT_ERR_AUTH);
+	ck_assert_int_eq(fx->client.close_status, CT_ERR_AUTH);
+	ck_assert_msg(strstr(fx->client.error, why) != NULL, "client: %s",
+	    fx->client.error);
+	ck_assert_int_lt(fx->server.hs_status, 0);
+	ck_assert_uint_eq(fx->server.rx.len, 0);
+	ck_assert_uint_eq(fx->client.rx.len, 0);
+}
+
+START_TEST(test_ca_handshake)
+{
+	struct fixture *fx = fx_new(true);
+	struct pki *p = pki_new();
+	struct ca_setup s;
+
+	ca_setup_default(fx, p, &s);
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_ok(fx);
+	/* The peers are certificates: no raw key, no callback, the names. */
+	ck_assert(!fx->client.has_peer_pub);
+	ck_assert(!fx->server.has_peer_pub);
+	ck_assert_int_eq(fx->authorize_calls, 0);
+	ck_assert_str_eq(fx->server.peer_name, "poller.test");
+	ck_assert_str_eq(fx->client.peer_name, "agent.test");
+	/* The name check ignores ASCII case. */
+	ca_exchange(fx, "AGENT.test");
+	ca_assert_ok(fx);
+	/* No tickets: every connection is a full handshake. */
+	ck_assert_ptr_null(fx->client.session);
+	ck_assert(!fx->client.resumed);
+	ck_assert(!fx->server.resumed);
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
+/* A client certificate from another CA, and one that only claims it. */
+START_TEST(test_ca_client_other_ca)
+{
+	struct fixture *fx = fx_new(true);
+	struct pki *p = pki_new();
+	struct pki_cert m;
+	struct ca_setup s;
+
+	ca_setup_default(fx, p, &s);
+	memset(&m, 0, sizeof(m));
+	m.cn = m.dns = "poller.test";
+	m.eku = "clientAuth";
+	m.issuer = p->other;
+	m.issuer_len = p->other_len;
+	m.issuer_key = &p->other_key;
+	s.client_cert = client_leaf(p, "client-other.pem", &m);
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_server_refused(fx, "not issued by a CA in the CA file");
+	ck_assert_msg(strstr(fx->server.error, "CN=poller.test") != NULL, "%s",
+	    fx->server.error);
+	fx_free(fx);
+
+	/* Issuer named "Test CA" but signed by the other CA's key. */
+	fx = fx_new(true);
+	ca_setup_default(fx, p, &s);
+	memset(&m, 0, sizeof(m));
+	m.cn = m.dns = "poller.test";
+	m.eku = "clientAuth";
+	m.issuer = p->ca; /* the trusted CA's name ... */
+	m.issuer_len = p->ca_len;
+	m.issuer_key = &p->other_key; /* ... another key */
+	s.client_cert = client_leaf(p, "client-forged.pem", &m);
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_server_refused(fx, "client certificate CN=poller.test");
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
+START_TEST(test_ca_server_other_ca)
+{
+	struct fixture *fx = fx_new(true);
+	struct pki *p = pki_new();
+	struct ca_setup s;
+	struct tls_ca_opts o;
+	char err[256];
+
+	ca_setup_default(fx, p, &s);
+	ca_apply(fx, &s);
+	/* A client that trusts only the other CA. */
+	tls_ctx_free(fx->cctx);
+	ck_assert_int_eq(tls_ctx_new_client(fx->ckey.seed, fx->ckey.pub,
+	                     "poller.test", NULL, NULL, &fx->cctx),
+	    0);
+	memset(&o, 0, sizeof(o));
+	o.ca_file = pki_write_cert(p, "other.pem", p->other, p->other_len);
+	o.cert_file = s.client_cert;
+	o.key_file = s.client_key;
+	ck_assert_msg(tls_ctx_use_ca_file(fx->cctx, &o, err, sizeof(err)) == 0,
+	    "%s", err);
+	ca_exchange(fx, "agent.test");
+	ca_assert_client_refused(fx,
+	    "server certificate CN=agent.test is not issued by a CA in the CA "
+	    "file");
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
+/* Our own certificate out of its dates is refused when loaded. */
+START_TEST(test_ca_own_cert_expired)
+{
+	struct fixture *fx = fx_new(true);
+	struct pki *p = pki_new();
+	struct pki_cert m;
+	struct ca_setup s;
+	struct tls_ca_opts o;
+	char err[256];
+	int64_t now = util_now();
+
+	ca_setup_default(fx, p, &s);
+	memset(&m, 0, sizeof(m));
+	m.cn = m.dns = "poller.test";
+	m.eku = "clientAuth";
+	m.nb = now - 40 * PKI_DAY_S;
+	m.na = now - 10 * PKI_DAY_S;
+	s.client_cert = client_leaf(p, "client-expired.pem", &m);
+	memset(&o, 0, sizeof(o));
+	o.ca_file = s.ca_file;
+	o.cert_file = s.client_cert;
+	o.key_file = s.client_key;
+	ck_assert_int_eq(tls_ctx_use_ca_file(fx->cctx, &o, err, sizeof(err)),
+	    CT_ERR_AUTH);
+	ck_assert_msg(strstr(err,
+	                  "client-expired.pem: certificate 1 "
+	                  "(CN=poller.test) expired on") != NULL,
+	    "%s", err);
+	ck_assert(!tls_ctx_ca_mode(fx->cctx));
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
+/* A foreign client presenting an expired certificate: the server refuses. */
+START_TEST(test_ca_client_expired_on_the_wire)
+{
+	struct fixture *fx = fx_new(true);
+	struct pki *p = pki_new();
+	struct pki_cert m;
+	struct ca_setup s;
+	struct foreign f;
+	uint8_t der[PKI_DER_MAX_BYTES], key[PKI_DER_MAX_BYTES];
+	int64_t now = util_now();
+	int kl;
+
+	ca_setup_default(fx, p, &s);
+	ca_apply(fx, &s);
+	memset(&m, 0, sizeof(m));
+	m.cn = m.dns = "poller.test";
+	m.eku = "clientAuth";
+	m.nb = now - 40 * PKI_DAY_S;
+	m.na = now - 10 * PKI_DAY_S;
+	m.key_type = ECC_TYPE;
+	m.key = &p->client_key;
+	m.issuer = p->ca;
+	m.issuer_len = p->ca_len;
+	m.issuer_key = &p->ca_key;
+	memset(&f, 0, sizeof(f));
+	f.kind = FOREIGN_CERT_KEY;
+	f.cert = der;
+	f.cert_len = pki_make(p, &m, der);
+	kl = wc_EccKeyToDer(&p->client_key, key, sizeof(key));
+	ck_assert_int_gt(kl, 0);
+	f.key = key;
+	f.key_len = (size_t)kl;
+	run_foreign(fx, &f);
+	ck_assert_int_eq(f.load_rc, WOLFSSL_SUCCESS);
+	side_check_once(&fx->server);
+	ck_assert_int_eq(fx->server.close_status, CT_ERR_AUTH);
+	ck_assert_msg(strstr(fx->server.error,
+	                  "client certificate CN=poller.test expired on") !=
+	        NULL,
+	    "%s", fx->server.error);
+	ck_assert(f.connect_ret != WOLFSSL_SUCCESS || f.read_ret <= 0);
+
+	/* Not yet valid. */
+	side_reset(fx, &fx->server);
+	m.nb = now + 10 * PKI_DAY_S;
+	m.na = now + 40 * PKI_DAY_S;
+	memset(&f, 0, sizeof(f));
+	f.kind = FOREIGN_CERT_KEY;
+	f.cert = der;
+	f.cert_len = pki_make(p, &m, der);
+	f.key = key;
+	f.key_len = (size_t)kl;
+	run_foreign(fx, &f);
+	ck_assert_int_eq(fx->server.close_status, CT_ERR_AUTH);
+	ck_assert_msg(strstr(fx->server.error, "is not valid before") != NULL,
+	    "%s", fx->server.error);
+	util_zero(key, sizeof(key));
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
+/* The CA's own certificate for an Ed25519 client, without its key. */
+START_TEST(test_ca_certificate_without_private_key)
+{
+	struct fixture *fx = fx_new(true);
+	struct pki *p = pki_new();
+	struct ca_setup s;
+	struct foreign f;
+	uint8_t der[PKI_DER_MAX_BYTES], key[128];
+	static const uint8_t ok[] = "ok";
+
+	ca_setup_default(fx, p, &s);
+	ca_apply(fx, &s);
+	memset(&f, 0, sizeof(f));
+	f.kind = FOREIGN_CERT_KEY;
+	f.cert = der;
+	f.cert_len =
+	    pki_ed25519_leaf(p, &fx->ckey, "poller.test", "clientAuth", der);
+	f.key = key;
+	f.key_len = key_der(&fx->ckey, key, sizeof(key));
+	f.sign_with = &fx->ckey; /* control: the real key */
+	fx->server.tx = ok;
+	fx->server.tx_len = sizeof(ok);
+	run_foreign(fx, &f);
+	ck_assert_msg(fx->server.hs_status == 0, "%s", fx->server.error);
+	ck_assert_int_eq(f.read_ret, 3);
+
+	side_reset(fx, &fx->server);
+	f.sign_with = &fx->other; /* CertificateVerify by another key */
+	f.sign_calls = 0;
+	run_foreign(fx, &f);
+	ck_assert_int_ge(f.sign_calls, 1);
+	ck_assert_int_eq(fx->server.close_status, CT_ERR_AUTH);
+	ck_assert_msg(strstr(fx->server.error, "CertificateVerify") != NULL,
+	    "%s", fx->server.error);
+	ck_assert(f.connect_ret != WOLFSSL_SUCCESS || f.read_ret <= 0);
+	util_zero(key, sizeof(key));
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
+START_TEST(test_ca_wrong_server_name)
+{
+	struct fixture *fx = fx_new(true);
+	struct pki *p = pki_new();
+	struct ca_setup s;
+
+	ca_setup_default(fx, p, &s);
+	ca_apply(fx, &s);
+	ca_exchange(fx, "web1.example.org");
+	ca_assert_client_refused(fx,
+	    "server certificate is for agent.test, not for web1.example.org");
+	/* A suffix or a prefix of the name is another name. */
+	ca_exchange(fx, "test");
+	ca_assert_client_refused(fx, "not for test");
+	ca_exchange(fx, "agent.test.evil");
+	ca_assert_client_refused(fx, "not for agent.test.evil");
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
+START_TEST(test_ca_peer_names)
+{
+	struct fixture *fx = fx_new(true);
+	struct pki *p = pki_new();
+	struct pki_cert m;
+	struct ca_setup s;
+
+	/* Not among the accepted names. */
+	ca_setup_default(fx, p, &s);
+	s.peer_names[0] = "icinga1.test";
+	s.peer_names[1] = "icinga2.test";
+	s.n_peer_names = 2;
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_server_refused(fx,
+	    "client certificate CN=poller.test is for poller.test: not one of "
+	    "the accepted peer names");
+	fx_free(fx);
+
+	/* The second accepted name, in another case. */
+	fx = fx_new(true);
+	ca_setup_default(fx, p, &s);
+	s.peer_names[0] = "icinga1.test";
+	s.peer_names[1] = "POLLER.test";
+	s.n_peer_names = 2;
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_ok(fx);
+	ck_assert_str_eq(fx->server.peer_name, "POLLER.test");
+	fx_free(fx);
+
+	/* With a DNS subjectAltName the CN does not count ... */
+	fx = fx_new(true);
+	ca_setup_default(fx, p, &s);
+	memset(&m, 0, sizeof(m));
+	m.cn = "poller.test";
+	m.dns = "other.test";
+	m.eku = "clientAuth";
+	s.client_cert = client_leaf(p, "client-san.pem", &m);
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_server_refused(fx, "is for other.test: not one of");
+	fx_free(fx);
+
+	/* ... without one, it does. */
+	fx = fx_new(true);
+	ca_setup_default(fx, p, &s);
+	memset(&m, 0, sizeof(m));
+	m.cn = "poller.test";
+	m.eku = "clientAuth";
+	s.client_cert = client_leaf(p, "client-cn.pem", &m);
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_ok(fx);
+	ck_assert_str_eq(fx->server.peer_name, "poller.test");
+	fx_free(fx);
+
+	/* Without peer_names, any certificate the CA issued. */
+	fx = fx_new(true);
+	ca_setup_default(fx, p, &s);
+	memset(&m, 0, sizeof(m));
+	m.cn = m.dns = "anyone.test";
+	m.eku = "clientAuth";
+	s.client_cert = client_leaf(p, "client-any.pem", &m);
+	s.n_peer_names = 0;
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_ok(fx);
+	ck_assert_str_eq(fx->server.peer_name, "anyone.test");
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
+/* A certificate for servers only is not a client certificate ... */
+START_TEST(test_ca_extended_key_usage)
+{
+	struct fixture *fx = fx_new(true);
+	struct pki *p = pki_new();
+	struct pki_cert m;
+	struct ca_setup s;
+	uint8_t der[PKI_DER_MAX_BYTES];
+	size_t n;
+
+	ca_setup_default(fx, p, &s);
+	memset(&m, 0, sizeof(m));
+	m.cn = m.dns = "poller.test";
+	m.eku = "serverAuth";
+	s.client_cert = client_leaf(p, "client-eku.pem", &m);
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_server_refused(fx, "extended key usage");
+	fx_free(fx);
+
+	/* ... nor a certificate for clients a server certificate. */
+	fx = fx_new(true);
+	ca_setup_default(fx, p, &s);
+	n = pki_ed25519_leaf(p, &fx->skey, "agent.test", "clientAuth", der);
+	s.server_cert = pki_write_cert(p, "server-eku.pem", der, n);
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_client_refused(fx,
+	    "server certificate CN=agent.test is not for TLS server "
+	    "authentication (extended key usage)");
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
+/* A chain through an intermediate; an expired intermediate is refused. */
+START_TEST(test_ca_intermediate)
+{
+	struct fixture *fx = fx_new(true);
+	struct pki *p = pki_new();
+	struct pki_cert m;
+	struct ca_setup s;
+	uint8_t leaf[PKI_DER_MAX_BYTES], inter[PKI_DER_MAX_BYTES];
+	const uint8_t *ders[2];
+	size_t lens[2];
+	int64_t now = util_now();
+
+	ca_setup_default(fx, p, &s);
+	memset(&m, 0, sizeof(m));
+	m.cn = m.dns = "poller.test";
+	m.eku = "clientAuth";
+	m.key_type = ECC_TYPE;
+	m.key = &p->client_key;
+	m.issuer = p->inter;
+	m.issuer_len = p->inter_len;
+	m.issuer_key = &p->int_key;
+	ders[0] = leaf;
+	lens[0] = pki_make(p, &m, leaf);
+	ders[1] = p->inter;
+	lens[1] = p->inter_len;
+	s.client_cert =
+	    pki_write(p, "client-chain.pem", CERT_TYPE, ders, lens, 2);
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_ok(fx);
+	fx_free(fx);
+
+	/* The same leaf without its intermediate: no path to the CA. */
+	fx = fx_new(true);
+	ca_setup_default(fx, p, &s);
+	s.client_cert =
+	    pki_write(p, "client-nochain.pem", CERT_TYPE, ders, lens, 1);
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_server_refused(fx, "not issued by a CA in the CA file");
+	fx_free(fx);
+
+	/* An expired intermediate (same name and key) in the chain. */
+	fx = fx_new(true);
+	ca_setup_default(fx, p, &s);
+	memset(&m, 0, sizeof(m));
+	m.cn = "Test Intermediate";
+	m.ca = true;
+	m.key_type = ECC_TYPE;
+	m.key = &p->int_key;
+	m.issuer = p->ca;
+	m.issuer_len = p->ca_len;
+	m.issuer_key = &p->ca_key;
+	m.nb = now - 40 * PKI_DAY_S;
+	m.na = now - 1 * PKI_DAY_S;
+	ders[1] = inter;
+	lens[1] = pki_make(p, &m, inter);
+	s.client_cert =
+	    pki_write(p, "client-chain-exp.pem", CERT_TYPE, ders, lens, 2);
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_server_refused(fx,
+	    "issuing certificate CN=Test Intermediate expired on");
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
+/*
+ * wolfSSL does not check the dates of loaded anchors; we do, at load and
+ * at every handshake. A CA that expires two seconds after loading.
+ */
+START_TEST(test_ca_anchor_expires)
+{
+	struct fixture *fx = fx_new(true);
+	struct pki *p = pki_new();
+	struct pki_cert m;
+	struct ca_setup s;
+	uint8_t ca[PKI_DER_MAX_BYTES], der[PKI_DER_MAX_BYTES];
+	size_t ca_len, n;
+	int64_t now = util_now();
+
+	memset(&m, 0, sizeof(m));
+	m.cn = "Short CA";
+	m.ca = true;
+	m.key_type = ECC_TYPE;
+	m.key = &p->spare_key;
+	m.nb = now - PKI_DAY_S;
+	m.na = now + 2;
+	ca_len = pki_make(p, &m, ca);
+	ca_setup_default(fx, p, &s);
+	/* Both trusted CAs in the file; leaves by the short one. */
+	{
+		const uint8_t *ders[2] = {p->ca, ca};
+		size_t lens[2] = {p->ca_len, ca_len};
+
+		s.ca_file = pki_write(p, "two.pem", CERT_TYPE, ders, lens, 2);
+	}
+	memset(&m, 0, sizeof(m));
+	m.cn = m.dns = "poller.test";
+	m.eku = "clientAuth";
+	m.issuer = ca;
+	m.issuer_len = ca_len;
+	m.issuer_key = &p->spare_key;
+	s.client_cert = client_leaf(p, "client-short.pem", &m);
+	n = pki_ed25519_leaf(p, &fx->skey, "agent.test", "serverAuth", der);
+	s.server_cert = pki_write_cert(p, "server2.pem", der, n);
+	ca_apply(fx, &s);
+	ca_exchange(fx, "agent.test");
+	ca_assert_ok(fx);
+	sleep(3);
+	ca_exchange(fx, "agent.test");
+	ck_assert_int_eq(fx->client.hs_status, CT_ERR_AUTH);
+	ck_assert_msg(strstr(fx->client.error,
+	                  "a CA certificate of the CA file expired on") != NULL,
+	    "%s", fx->client.error);
+	fx_free(fx);
+
+	/* Loading a file that holds an expired CA fails, naming it. */
+	fx = fx_new(false);
+	{
+		struct tls_ca_opts o = {.ca_file = s.ca_file,
+		    .cert_file = s.server_cert};
+		char err[256];
+
+		ck_assert_int_eq(tls_ctx_use_ca_file(fx->sctx, &o, err,
+		                     sizeof(err)),
+		    CT_ERR_AUTH);
+		ck_assert_msg(strstr(err,
+		                  "two.pem: certificate 2 (CN=Short "
+		                  "CA) expired on") != NULL,
+		    "%s", err);
+	}
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
+/* Contexts of both modes side by side: each works, they do not mix. */
+START_TEST(test_ca_and_pinned_side_by_side)
+{
+	struct fixture *fx = fx_new(true), *pin = fx_new(true);
+	struct pki *p = pki_new();
+	struct ca_setup s;
+	static const uint8_t msg[] = "ping";
+
+	ca_setup_default(fx, p, &s);
+	ca_apply(fx, &s);
+	/* Pinned, while CA-mode contexts exist. */
+	pin->server.echo = true;
+	pin->client.tx = msg;
+	pin->client.tx_len = sizeof(msg);
+	pin->client.close_after = sizeof(msg);
+	fx_connect(pin, pin->skey.pub);
+	fx_run(pin);
+	ck_assert_int_eq(pin->client.hs_status, 0);
+	ck_assert_uint_eq(pin->client.rx.len, sizeof(msg));
+	ck_assert(pin->client.has_peer_pub);
+	ck_assert_str_eq(pin->client.peer_name, "");
+	/* A CA-mode client against the pinned server: a self-signed
+	 * certificate is not issued by the CA. */
+	side_reset(pin, &pin->client);
+	side_reset(pin, &pin->server);
+	{
+		struct tls_callbacks cb = side_cbs;
+
+		cb.arg = &pin->client;
+		ck_assert_int_eq(tls_connect_name(fx->cctx, &pin->loop,
+		                     (const struct sockaddr *)&pin->addr,
+		                     "agent.test", &cb, &pin->client.conn),
+		    0);
+		pin->open_conns++;
+	}
+	fx_run(pin);
+	ck_assert_int_eq(pin->client.hs_status, CT_ERR_AUTH);
+	ck_assert_msg(strstr(pin->client.error, "not issued by a CA") != NULL,
+	    "%s", pin->client.error);
+	while (pin->server.close_calls == 0)
+		uv_run(&pin->loop, UV_RUN_ONCE);
+	/* A pinned client against the CA-mode server. */
+	side_reset(fx, &fx->client);
+	side_reset(fx, &fx->server);
+	{
+		struct tls_callbacks cb = side_cbs;
+
+		cb.arg = &fx->client;
+		ck_assert_int_eq(tls_connect(pin->cctx, &fx->loop,
+		                     (const struct sockaddr *)&fx->addr,
+		                     fx->skey.pub, NULL, &cb, &fx->client.conn),
+		    0);
+		fx->open_conns++;
+	}
+	fx_run(fx);
+	ck_assert_int_eq(fx->client.hs_status, CT_ERR_AUTH);
+	ck_assert_msg(strstr(fx->client.error, "certificate unusable") != NULL,
+	    "%s", fx->client.error);
+	while (fx->server.close_calls == 0)
+		uv_run(&fx->loop, UV_RUN_ONCE);
+	ck_assert_int_lt(fx->server.hs_status, 0);
+	fx_free(pin);
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
+static int
+use_ca(struct tls_ctx *ctx, const char *ca, const char *cert, const char *key,
+    char *err, size_t errsz)
+{
+	struct tls_ca_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.ca_file = ca;
+	o.cert_file = cert;
+	o.key_file = key;
+	return tls_ctx_use_ca_file(ctx, &o, err, errsz);
+}
+
+/* Files and arguments that cannot work, each with its reason. */
+START_TEST(test_ca_load_errors)
+{
+	struct fixture *fx = fx_new(false);
+	struct pki *p = pki_new();
+	struct ca_setup s;
+	struct tls_ctx *ctx = NULL, *probe = NULL;
+	struct tls_conn *c = NULL;
+	struct tls_ca_opts o;
+	const char *names[1] = {"poller.test"};
+	const char *junk, *both, *spare_key, *other_ed, *own_ed;
+	char err[256];
+	uint8_t der[PKI_DER_MAX_BYTES];
+	size_t n;
+	int rc_got;
+	FILE *f;
+
+	ca_setup_default(fx, p, &s);
+	junk = pki_path(p, "junk.pem");
+	f = fopen(junk, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("-----BEGIN CERTIFICATE-----\nnot base64!\n"
+	      "-----END CERTIFICATE-----\n",
+	    f);
+	ck_assert_int_eq(fclose(f), 0);
+	spare_key = pki_write_ecc_key(p, "spare.key", &p->spare_key);
+	other_ed = pki_write_ed25519_key(p, "other-ed.key", &fx->other);
+	own_ed = pki_write_ed25519_key(p, "own-ed.key", &fx->skey);
+	n = pki_ed25519_leaf(p, &fx->other, "agent.test", NULL, der);
+	both = pki_write_cert(p, "for-other-key.pem", der, n);
+
+#define FRESH_SERVER()                                                         \
+	do {                                                                   \
+		tls_ctx_free(ctx);                                             \
+		ck_assert_int_eq(tls_ctx_new_server(fx->skey.seed,             \
+		                     fx->skey.pub, "a", fx_authorize, fx,      \
+		                     &ctx),                                    \
+		    0);                                                        \
+	} while (0)
+#define EXPECT(rc, text)                                                       \
+	do {                                                                   \
+		ck_assert_int_eq(rc_got, (rc));                                \
+		ck_assert_msg(strstr(err, (text)) != NULL, "%s", err);         \
+	} while (0)
+
+	FRESH_SERVER();
+	rc_got = use_ca(ctx, "/nonexistent/ca.pem", s.server_cert, NULL, err,
+	    sizeof(err));
+	EXPECT(CT_ERR_IO, "/nonexistent/ca.pem: No such file");
+	/* A failed context refuses connections. */
+	ck_assert_int_eq(tls_accept(ctx, (uv_stream_t *)&fx->listener,
+	                     &side_cbs, &c),
+	    CT_ERR_INVALID);
+	ck_assert_int_eq(use_ca(ctx, s.ca_file, s.server_cert, NULL, err,
+	                     sizeof(err)),
+	    CT_ERR_INVALID);
+
+	FRESH_SERVER();
+	rc_got = use_ca(ctx, junk, s.server_cert, NULL, err, sizeof(err));
+	EXPECT(CT_ERR_FORMAT, "junk.pem: PEM block 1 is malformed");
+	FRESH_SERVER();
+	rc_got =
+	    use_ca(ctx, s.client_key, s.server_cert, NULL, err, sizeof(err));
+	EXPECT(CT_ERR_FORMAT,
+	    "a 'EC PRIVATE KEY' block where only "
+	    "CERTIFICATE blocks belong");
+	FRESH_SERVER();
+	rc_got =
+	    use_ca(ctx, "/dev/null", s.server_cert, NULL, err, sizeof(err));
+	EXPECT(CT_ERR_FORMAT, "/dev/null: no CERTIFICATE block");
+	/* Our certificate is not for our Ed25519 key. */
+	FRESH_SERVER();
+	rc_got = use_ca(ctx, s.ca_file, both, NULL, err, sizeof(err));
+	EXPECT(CT_ERR_AUTH, "not for this side's Ed25519 key");
+	/* A key file that is not the certificate's key (ECDSA, Ed25519). */
+	FRESH_SERVER();
+	rc_got =
+	    use_ca(ctx, s.ca_file, s.client_cert, spare_key, err, sizeof(err));
+	EXPECT(CT_ERR_AUTH, "does not hold the key of the certificate");
+	FRESH_SERVER();
+	rc_got =
+	    use_ca(ctx, s.ca_file, s.server_cert, other_ed, err, sizeof(err));
+	EXPECT(CT_ERR_AUTH, "does not hold the key of the certificate");
+	/* The Ed25519 certificate with its own key as a file: fine. */
+	FRESH_SERVER();
+	ck_assert_msg(use_ca(ctx, s.ca_file, s.server_cert, own_ed, err,
+	                  sizeof(err)) == 0,
+	    "%s", err);
+	/* A key file that is no key. */
+	FRESH_SERVER();
+	rc_got =
+	    use_ca(ctx, s.ca_file, s.client_cert, s.ca_file, err, sizeof(err));
+	EXPECT(CT_ERR_FORMAT, "not a private key");
+	/* The certificate file holding the key too. */
+	FRESH_SERVER();
+	rc_got = use_ca(ctx, s.ca_file, s.client_key, s.client_key, err,
+	    sizeof(err));
+	EXPECT(CT_ERR_FORMAT, "only CERTIFICATE blocks belong");
+
+	/* Arguments. */
+	FRESH_SERVER();
+	memset(&o, 0, sizeof(o));
+	o.ca_file = s.ca_file;
+	ck_assert_int_eq(tls_ctx_use_ca_file(ctx, &o, err, sizeof(err)),
+	    CT_ERR_INVALID);
+	ck_assert_int_eq(tls_ctx_use_ca_file(NULL, &o, NULL, 0),
+	    CT_ERR_INVALID);
+	o.cert_file = s.server_cert;
+	o.n_peer_names = TLS_MAX_PEER_NAMES + 1;
+	o.peer_names = names;
+	ck_assert_int_eq(tls_ctx_use_ca_file(ctx, &o, err, sizeof(err)),
+	    CT_ERR_INVALID);
+	o.n_peer_names = 1;
+	names[0] = "bad name";
+	FRESH_SERVER();
+	ck_assert_int_eq(tls_ctx_use_ca_file(ctx, &o, err, sizeof(err)),
+	    CT_ERR_INVALID);
+	/* peer_names belong to a server. */
+	names[0] = "poller.test";
+	ck_assert_int_eq(tls_ctx_use_ca_file(fx->cctx, &o, err, sizeof(err)),
+	    CT_ERR_INVALID);
+	ck_assert(!tls_ctx_ca_mode(fx->cctx));
+	/* Twice, and on a probe context. */
+	FRESH_SERVER();
+	ck_assert_int_eq(tls_ctx_use_ca_file(ctx, &o, err, sizeof(err)), 0);
+	ck_assert(tls_ctx_ca_mode(ctx));
+	ck_assert_int_eq(tls_ctx_use_ca_file(ctx, &o, err, sizeof(err)),
+	    CT_ERR_INVALID);
+	ck_assert_int_eq(tls_ctx_new_probe(&probe), 0);
+	o.n_peer_names = 0;
+	ck_assert_int_eq(tls_ctx_use_ca_file(probe, &o, err, sizeof(err)),
+	    CT_ERR_INVALID);
+	tls_ctx_free(probe);
+	/* Connecting: a name for CA mode, a pin otherwise. */
+	ck_assert_int_eq(tls_connect_name(fx->cctx, &fx->loop,
+	                     (const struct sockaddr *)&fx->addr, "agent.test",
+	                     &side_cbs, &c),
+	    CT_ERR_INVALID);
+	ck_assert_int_eq(use_ca(fx->cctx, s.ca_file, s.client_cert,
+	                     s.client_key, err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(tls_connect(fx->cctx, &fx->loop,
+	                     (const struct sockaddr *)&fx->addr, fx->skey.pub,
+	                     NULL, &side_cbs, &c),
+	    CT_ERR_INVALID);
+	ck_assert_int_eq(tls_connect_name(fx->cctx, &fx->loop,
+	                     (const struct sockaddr *)&fx->addr, "", &side_cbs,
+	                     &c),
+	    CT_ERR_INVALID);
+	ck_assert_int_eq(tls_connect_name(fx->cctx, &fx->loop,
+	                     (const struct sockaddr *)&fx->addr, "a b",
+	                     &side_cbs, &c),
+	    CT_ERR_INVALID);
+	ck_assert_ptr_null(c);
+#undef FRESH_SERVER
+#undef EXPECT
+	tls_ctx_free(ctx);
+	fx_free(fx);
+	pki_free(p);
+}
+END_TEST
+
 static Suite *
 tls_suite(void)
 {
@@ -2106,6 +3286,19 @@ tls_suite(void)
 	tcase_add_test(tc, test_probe_sni_alert);
 	tcase_add_test(tc, test_probe_refused);
 	tcase_add_test(tc, test_probe_bad_calls);
+	tcase_add_test(tc, test_ca_handshake);
+	tcase_add_test(tc, test_ca_client_other_ca);
+	tcase_add_test(tc, test_ca_server_other_ca);
+	tcase_add_test(tc, test_ca_own_cert_expired);
+	tcase_add_test(tc, test_ca_client_expired_on_the_wire);
+	tcase_add_test(tc, test_ca_certificate_without_private_key);
+	tcase_add_test(tc, test_ca_wrong_server_name);
+	tcase_add_test(tc, test_ca_peer_names);
+	tcase_add_test(tc, test_ca_extended_key_usage);
+	tcase_add_test(tc, test_ca_intermediate);
+	tcase_add_test(tc, test_ca_anchor_expires);
+	tcase_add_test(tc, test_ca_and_pinned_side_by_side);
+	tcase_add_test(tc, test_ca_load_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }
