@@ -78,6 +78,18 @@ int json_parse(const char *buf, size_t len, const struct json_limits *lim,
     struct json_doc **out);
 void json_free(struct json_doc *d);
 
+/*
+ * For a web API's answer that must be a JSON array (crt.sh, Cert
+ * Spotter): json_parse with a byte cap, plus a reason a person can act on
+ * in why (sanitised): "empty response", "response is HTML, not JSON",
+ * "response is cut short", "response over the JSON caps", "response is not
+ * JSON (...)", "response is a JSON object, not an array". Returns as
+ * json_parse; CT_ERR_FORMAT when the root is not an array (no document
+ * is then returned).
+ */
+int json_parse_array_body(const char *body, size_t len, size_t max_bytes,
+    struct json_doc **out, char *why, size_t whysz);
+
 /* Number of tokens (a key counts as one token, its value as another). */
 size_t json_ntokens(const struct json_doc *d);
 

@@ -470,41 +470,19 @@ int
 certspotter_parse(const char *body, size_t len, struct certspotter_page *out,
     char *why, size_t whysz)
 {
-	struct json_limits lim = {CERTSPOTTER_MAX_BODY_BYTES, 0, 0};
 	struct json_doc *d = NULL;
 	struct json_iter it;
 	size_t n, i = 0;
-	int c, e, rc;
+	int e, rc;
 
 	if (why != NULL && whysz > 0)
 		why[0] = '\0';
 	if (out == NULL || (body == NULL && len > 0))
 		return CT_ERR_INVALID;
 	memset(out, 0, sizeof(*out));
-	if ((c = first_byte(body, len)) < 0) {
-		why_set(why, whysz, "empty response");
-		return CT_ERR_TRUNCATED;
-	}
-	if (c == '<') {
-		why_set(why, whysz, "response is HTML, not JSON");
-		return CT_ERR_FORMAT;
-	}
-	if ((rc = json_parse(body, len, &lim, &d)) != 0) {
-		if (rc == CT_ERR_TRUNCATED)
-			why_set(why, whysz, "response is cut short");
-		else if (rc == CT_ERR_TOO_BIG)
-			why_set(why, whysz, "response over the JSON caps");
-		else
-			why_set(why, whysz, "response is not JSON (%s)",
-			    ct_strerror(rc));
+	if ((rc = json_parse_array_body(body, len, CERTSPOTTER_MAX_BODY_BYTES, &d, why,
+		 whysz)) != 0)
 		return rc;
-	}
-	if (json_type(d, JSON_ROOT) != JSON_ARRAY) {
-		why_set(why, whysz, "response is a JSON %s, not an array",
-		    json_type_names[json_type(d, JSON_ROOT)]);
-		rc = CT_ERR_FORMAT;
-		goto out;
-	}
 	n = (size_t)json_size(d, JSON_ROOT);
 	if (n > CERTSPOTTER_MAX_PAGE_ITEMS) {
 		why_set(why, whysz, "over %d issuances in one response",

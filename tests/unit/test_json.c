@@ -951,6 +951,51 @@ START_TEST(test_writer_misuse)
 }
 END_TEST
 
+/* An API body that must be a JSON array: each failure says why. */
+START_TEST(test_array_body)
+{
+	static const struct {
+		const char *body;
+		int rc;
+		const char *why;
+	} cases[] = {
+		{ "", CT_ERR_TRUNCATED, "empty response" },
+		{ " \r\n", CT_ERR_TRUNCATED, "empty response" },
+		{ "<html>busy</html>", CT_ERR_FORMAT,
+		    "response is HTML, not JSON" },
+		{ "[{\"id\":1", CT_ERR_TRUNCATED, "response is cut short" },
+		{ "{\"a\":1}", CT_ERR_FORMAT,
+		    "response is a JSON object, not an array" },
+		{ "tru", CT_ERR_FORMAT, "response is not JSON" },
+		{ "[1,2]", 0, "" },
+	};
+	struct json_doc *d;
+	char why[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = json_parse_array_body(cases[i].body,
+		    strlen(cases[i].body), 1024, &d, why, sizeof(why));
+
+		ck_assert_msg(rc == cases[i].rc, "case %zu: %d", i, rc);
+		ck_assert_msg(strncmp(why, cases[i].why, strlen(cases[i].why)) ==
+			0,
+		    "case %zu: %s", i, why);
+		if (rc == 0) {
+			ck_assert_int_eq(json_size(d, JSON_ROOT), 2);
+			json_free(d);
+		} else {
+			ck_assert_ptr_null(d);
+		}
+	}
+	/* The byte cap. */
+	ck_assert_int_eq(json_parse_array_body("[1,2,3]", 7, 4, &d, why,
+			     sizeof(why)),
+	    CT_ERR_TOO_BIG);
+	ck_assert_str_eq(why, "response over the JSON caps");
+}
+END_TEST
+
 static Suite *
 json_suite(void)
 {
@@ -976,6 +1021,7 @@ json_suite(void)
 	tcase_add_test(tc, test_writer_exact);
 	tcase_add_test(tc, test_writer_roundtrip);
 	tcase_add_test(tc, test_writer_misuse);
+	tcase_add_test(tc, test_array_body);
 	suite_add_tcase(s, tc);
 	return s;
 }
