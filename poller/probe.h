@@ -357,6 +357,9 @@ enum {
 	    {"expect-crtsh", no_argument, NULL, PROBE_OPT_EXPECT_CRTSH},       \
 	    {"expect-certspotter", no_argument, NULL,                          \
 	        PROBE_OPT_EXPECT_CERTSPOTTER},                                 \
+	    /* the older tool's name for the SSLMate (Cert Spotter) API */     \
+	    {"expect-sslmate", no_argument, NULL,                              \
+	        PROBE_OPT_EXPECT_CERTSPOTTER},                                 \
 	    {"probe-error-state", required_argument, NULL,                     \
 	        PROBE_OPT_ERROR_STATE},                                        \
 	    {"probe-timeout", required_argument, NULL, PROBE_OPT_TIMEOUT},     \

@@ -252,7 +252,7 @@ expect_out "Command endpoint must be in zone"
 # value" for an option with an argument, "unknown option" for none), with
 # value = "$ct_...$" for those and set_if for flags, and a description.
 # Left out on purpose: --help, --version, --interactive (a terminal
-# prompt).
+# prompt), --expect-sslmate (the older tool's name of --expect-certspotter).
 "$b/check_ct" --help >"$T/help.txt"
 check "check_ct --help exits 3" "$?" 3
 for o in $(sed -n 's/^\t\t"--\([a-z0-9-]*\)" = {$/\1/p' icinga/command-ct.conf); do
@@ -271,7 +271,7 @@ help_opts = set(re.findall(r"--([a-z][a-z0-9-]*[a-z0-9])", open(sys.argv[1]).rea
 conf = open(sys.argv[2]).read()
 kinds = dict((l.split()[0][2:], l.split()[1])
              for l in open(sys.argv[3]) if l.strip())
-skip = {"help", "version", "interactive"}
+skip = {"help", "version", "interactive", "expect-sslmate"}
 args = dict(re.findall(r'^\t\t"--([a-z0-9-]+)" = \{(.*?)^\t\t\}', conf, re.S | re.M))
 bad = []
 for o in sorted(help_opts - skip):
