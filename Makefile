@@ -97,7 +97,7 @@ FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 INTEG_TESTS := $(sort $(wildcard tests/integration/test_*.sh))
 
 .PHONY: all check check-asan unit integration fuzz fuzz-bins fuzz-smoke \
-        bench bench-deps lint format install uninstall clean deps demo
+        bench bench-deps lint format install uninstall clean deps demo tools
 
 all: $(PROGS)
 
@@ -268,7 +268,11 @@ uninstall:
 	    rmdir --ignore-fail-on-non-empty $(DESTDIR)$(ICINGADIR)
 	@echo "uninstall: kept $(foreach c,$(INSTALL_CONFIGS),$(DESTDIR)$(lastword $(subst :, ,$(c)))) (configuration)"
 
-demo: all $(TOOLS)
+tools: $(TOOLS)
+
+# Like check, demo installs what it needs first (nginx, openssl, python3).
+demo: deps
+	$(MAKE) all tools
 	tests/demo.sh $(BUILD)
 
 clean:
