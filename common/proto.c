@@ -299,17 +299,6 @@ put_u32(struct util_buf *b, uint32_t v)
 	return util_buf_append(b, x, sizeof(x));
 }
 
-static int
-put_u64(struct util_buf *b, uint64_t v)
-{
-	uint8_t x[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		x[i] = (uint8_t)(v >> (56 - 8 * i));
-	return util_buf_append(b, x, sizeof(x));
-}
-
 /* Signs everything in b under domain and appends the signature. */
 static int
 put_signature(struct util_buf *b, const struct keys_ed25519 *key,
@@ -349,7 +338,7 @@ proto_request_encode(const struct keys_ed25519 *key, const char *agent_name,
 	    (rc = put_u8(out, (unsigned)op)) != 0 ||
 	    (rc = put_u16(out, (unsigned)alen)) != 0 ||
 	    (rc = util_buf_append(out, arg, alen)) != 0 ||
-	    (rc = put_u64(out, (uint64_t)now)) != 0 ||
+	    (rc = util_buf_put_u64(out, (uint64_t)now)) != 0 ||
 	    (rc = util_buf_append(out, nonce, PROTO_NONCE_BYTES)) != 0 ||
 	    (rc = put_signature(out, key, PROTO_DOMAIN_REQUEST)) != 0)
 		util_buf_clear(out);
@@ -386,7 +375,7 @@ proto_response_encode(const struct keys_ed25519 *agent_key,
 	    (rc = util_buf_append(out, hash, sizeof(hash))) != 0 ||
 	    (rc = put_u8(out, (unsigned)nlen)) != 0 ||
 	    (rc = util_buf_append(out, agent_name, nlen)) != 0 ||
-	    (rc = put_u64(out, (uint64_t)now)) != 0 ||
+	    (rc = util_buf_put_u64(out, (uint64_t)now)) != 0 ||
 	    (rc = put_u32(out, (uint32_t)body_len)) != 0 ||
 	    (rc = util_buf_append(out, body, body_len)) != 0 ||
 	    (rc = put_signature(out, agent_key, PROTO_DOMAIN_RESPONSE)) != 0)

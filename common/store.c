@@ -1084,30 +1084,6 @@ ids_note(struct store *st, const struct file_id *id)
 }
 
 static int
-put_u64(struct util_buf *b, uint64_t v)
-{
-	uint8_t x[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		x[i] = (uint8_t)(v >> (56 - 8 * i));
-	return util_buf_append(b, x, sizeof(x));
-}
-
-static int
-put_vec16(struct util_buf *b, const void *p, size_t n)
-{
-	uint8_t x[2] = {(uint8_t)(n >> 8), (uint8_t)n};
-	int rc;
-
-	if (n > UINT16_MAX)
-		return CT_ERR_TOO_BIG;
-	if ((rc = util_buf_append(b, x, sizeof(x))) != 0)
-		return rc;
-	return util_buf_append(b, p, n);
-}
-
-static int
 put_entry(struct util_buf *b, const struct store_rec *r,
     const struct file_id *id)
 {
@@ -1118,28 +1094,28 @@ put_entry(struct util_buf *b, const struct store_rec *r,
 	int rc;
 
 	if ((rc = util_buf_append(b, r->tbs_sha256, 32)) != 0 ||
-	    (rc = put_u64(b, id->dev)) != 0 ||
-	    (rc = put_u64(b, id->ino)) != 0 ||
-	    (rc = put_u64(b, id->size)) != 0 ||
-	    (rc = put_u64(b, (uint64_t)id->mtime_s)) != 0 ||
-	    (rc = put_u64(b, id->mtime_ns)) != 0 ||
-	    (rc = put_u64(b, (uint64_t)id->ctime_s)) != 0 ||
-	    (rc = put_u64(b, id->ctime_ns)) != 0 ||
+	    (rc = util_buf_put_u64(b, id->dev)) != 0 ||
+	    (rc = util_buf_put_u64(b, id->ino)) != 0 ||
+	    (rc = util_buf_put_u64(b, id->size)) != 0 ||
+	    (rc = util_buf_put_u64(b, (uint64_t)id->mtime_s)) != 0 ||
+	    (rc = util_buf_put_u64(b, id->mtime_ns)) != 0 ||
+	    (rc = util_buf_put_u64(b, (uint64_t)id->ctime_s)) != 0 ||
+	    (rc = util_buf_put_u64(b, id->ctime_ns)) != 0 ||
 	    (rc = util_buf_append(b, r->sha256, 32)) != 0 ||
 	    (rc = util_buf_append(b, r->spki_sha256, 32)) != 0 ||
-	    (rc = put_u64(b, (uint64_t)r->not_before)) != 0 ||
-	    (rc = put_u64(b, (uint64_t)r->not_after)) != 0 ||
-	    (rc = put_u64(b, (uint64_t)r->first_seen)) != 0 ||
+	    (rc = util_buf_put_u64(b, (uint64_t)r->not_before)) != 0 ||
+	    (rc = util_buf_put_u64(b, (uint64_t)r->not_after)) != 0 ||
+	    (rc = util_buf_put_u64(b, (uint64_t)r->first_seen)) != 0 ||
 	    (rc = util_buf_append(b, &flags, 1)) != 0 ||
-	    (rc = put_vec16(b, r->serial, strlen(r->serial))) != 0 ||
-	    (rc = put_vec16(b, r->source, strlen(r->source))) != 0)
+	    (rc = util_buf_put_vec16(b, r->serial, strlen(r->serial))) != 0 ||
+	    (rc = util_buf_put_vec16(b, r->source, strlen(r->source))) != 0)
 		return rc;
 	if (r->n_names > CERT_MAX_NAMES)
 		return CT_ERR_TOO_BIG;
 	if ((rc = util_buf_append(b, n, sizeof(n))) != 0)
 		return rc;
 	for (i = 0; i < r->n_names; i++)
-		if ((rc = put_vec16(b, r->names[i].name, r->names[i].len)) != 0)
+		if ((rc = util_buf_put_vec16(b, r->names[i].name, r->names[i].len)) != 0)
 			return rc;
 	return 0;
 }
@@ -1165,7 +1141,7 @@ index_format(const struct store *st, struct util_buf *b)
 		if (settled(&st->ids[i], now))
 			n++;
 	if ((rc = util_buf_append(b, INDEX_MAGIC, INDEX_MAGIC_BYTES)) != 0 ||
-	    (rc = put_u64(b, n)) != 0)
+	    (rc = util_buf_put_u64(b, n)) != 0)
 		return rc;
 	for (i = 0; i < st->n_recs; i++)
 		if (settled(&st->ids[i], now) &&

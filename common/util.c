@@ -120,6 +120,30 @@ util_buf_printf(struct util_buf *b, const char *fmt, ...)
 }
 
 int
+util_buf_put_u64(struct util_buf *b, uint64_t v)
+{
+	uint8_t x[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		x[i] = (uint8_t)(v >> (56 - 8 * i));
+	return util_buf_append(b, x, sizeof(x));
+}
+
+int
+util_buf_put_vec16(struct util_buf *b, const void *p, size_t n)
+{
+	uint8_t x[2] = { (uint8_t)(n >> 8), (uint8_t)n };
+	int rc;
+
+	if (n > UINT16_MAX)
+		return CT_ERR_TOO_BIG;
+	if ((rc = util_buf_append(b, x, sizeof(x))) != 0)
+		return rc;
+	return util_buf_append(b, p, n);
+}
+
+int
 util_buf_cstr(struct util_buf *b)
 {
 	int rc;

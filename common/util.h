@@ -49,6 +49,10 @@ int util_buf_append(struct util_buf *b, const void *p, size_t n);
 int util_buf_append_str(struct util_buf *b, const char *s);
 int util_buf_printf(struct util_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Big-endian binary writers (the TLS presentation language). */
+int util_buf_put_u64(struct util_buf *b, uint64_t v);
+/* uint16 length, then the n bytes; CT_ERR_TOO_BIG past 65535. */
+int util_buf_put_vec16(struct util_buf *b, const void *p, size_t n);
 /* NUL-terminates without counting the NUL in len. */
 int util_buf_cstr(struct util_buf *b);
 /* Hands the data to the caller, who frees it; the buffer is left empty. */

@@ -969,30 +969,6 @@ from_summary(struct crtsh_run *run, size_t idx)
 	return true;
 }
 
-static int
-put_u64(struct util_buf *b, uint64_t v)
-{
-	uint8_t x[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		x[i] = (uint8_t)(v >> (56 - 8 * i));
-	return util_buf_append(b, x, sizeof(x));
-}
-
-static int
-put_vec16(struct util_buf *b, const void *p, size_t n)
-{
-	uint8_t x[2] = {(uint8_t)(n >> 8), (uint8_t)n};
-	int rc;
-
-	if (n > UINT16_MAX)
-		return CT_ERR_TOO_BIG;
-	if ((rc = util_buf_append(b, x, sizeof(x))) != 0)
-		return rc;
-	return util_buf_append(b, p, n);
-}
-
 /* Whether sum_read could read back the summary of c. */
 static bool
 summarisable(const struct ct_cert *c)
@@ -1021,18 +997,18 @@ sum_put_cert(struct util_buf *b, uint64_t id, const struct ct_cert *c)
 	int rc;
 
 	facts_of_cert(c, &f);
-	if ((rc = put_u64(b, id)) != 0 ||
+	if ((rc = util_buf_put_u64(b, id)) != 0 ||
 	    (rc = util_buf_append(b, c->tbs_sha256, 32)) != 0 ||
-	    (rc = put_u64(b, (uint64_t)c->not_before)) != 0 ||
-	    (rc = put_u64(b, (uint64_t)c->not_after)) != 0 ||
-	    (rc = put_vec16(b, f.serial, strlen(f.serial))) != 0 ||
+	    (rc = util_buf_put_u64(b, (uint64_t)c->not_before)) != 0 ||
+	    (rc = util_buf_put_u64(b, (uint64_t)c->not_after)) != 0 ||
+	    (rc = util_buf_put_vec16(b, f.serial, strlen(f.serial))) != 0 ||
 	    (rc = util_buf_append(b, &has_cn, 1)) != 0 ||
-	    (rc = put_vec16(b, c->subject_cn,
+	    (rc = util_buf_put_vec16(b, c->subject_cn,
 	         has_cn ? strlen(c->subject_cn) : 0)) != 0 ||
 	    (rc = util_buf_append(b, n, sizeof(n))) != 0)
 		return rc;
 	for (i = 0; i < c->n_dns_names; i++)
-		if ((rc = put_vec16(b, c->dns_names[i].name,
+		if ((rc = util_buf_put_vec16(b, c->dns_names[i].name,
 		         c->dns_names[i].len)) != 0)
 			return rc;
 	return 0;
@@ -1069,7 +1045,7 @@ sum_update(struct crtsh_run *run)
 	rc = util_buf_append(&b, SUM_MAGIC, SUM_MAGIC_BYTES);
 	mark = b.len;
 	if (rc == 0)
-		rc = put_u64(&b, 0); /* the count, set below */
+		rc = util_buf_put_u64(&b, 0); /* the count, set below */
 	n = 0;
 	/* Entries are newest (highest id) first: walk them backwards. */
 	for (i = r->n; rc == 0 && i-- > 0;) {

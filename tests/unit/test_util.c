@@ -915,6 +915,30 @@ START_TEST(test_ct_equal_zero)
 }
 END_TEST
 
+START_TEST(test_buf_put_be)
+{
+	static const uint8_t want[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+		0x07, 0x08, 0x00, 0x03, 'a', 'b', 'c' };
+	struct util_buf b;
+	static uint8_t big[65536];
+
+	util_buf_init(&b, 1 << 20);
+	ck_assert_int_eq(util_buf_put_u64(&b, 0x0102030405060708ULL), 0);
+	ck_assert_int_eq(util_buf_put_vec16(&b, "abc", 3), 0);
+	ck_assert_uint_eq(b.len, sizeof(want));
+	ck_assert_mem_eq(b.data, want, sizeof(want));
+	ck_assert_int_eq(util_buf_put_vec16(&b, big, 65535), 0);
+	ck_assert_int_eq(util_buf_put_vec16(&b, big, 65536), CT_ERR_TOO_BIG);
+	ck_assert_uint_eq(b.len, sizeof(want) + 2 + 65535);
+	util_buf_clear(&b);
+	/* The buffer's own cap still holds. */
+	util_buf_init(&b, 9);
+	ck_assert_int_eq(util_buf_put_u64(&b, 1), 0);
+	ck_assert_int_eq(util_buf_put_vec16(&b, "x", 1), CT_ERR_TOO_BIG);
+	util_buf_clear(&b);
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -959,6 +983,7 @@ util_suite(void)
 	tcase_add_test(tc, test_sanitize);
 	tcase_add_test(tc, test_parse_u64);
 	tcase_add_test(tc, test_ct_equal_zero);
+	tcase_add_test(tc, test_buf_put_be);
 	suite_add_tcase(s, tc);
 	return s;
 }
