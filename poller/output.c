@@ -172,7 +172,8 @@ output_render(struct output *o, struct util_buf *out)
 	size_t i, shown, budget, reserve;
 	int rc = 0;
 
-	qsort(o->lines, o->n, sizeof(o->lines[0]), cmp_lines);
+	if (o->n > 0) /* qsort(NULL, 0, ...) is undefined */
+		qsort(o->lines, o->n, sizeof(o->lines[0]), cmp_lines);
 	rc = util_buf_printf(out, "CT %s - %s", output_state_names[o->state],
 	    o->summary[0] ? o->summary : output_state_names[o->state]);
 	if (rc != 0)

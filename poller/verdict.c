@@ -64,6 +64,8 @@ known_find(struct known *k, const uint8_t tbs[32])
 {
 	struct known_entry key, *e;
 
+	if (k->n == 0) /* qsort and bsearch on NULL are undefined */
+		return NULL;
 	if (!k->sorted) {
 		qsort(k->v, k->n, sizeof(*k->v), cmp_hash);
 		k->sorted = true;
