@@ -149,11 +149,18 @@ check: deps
 
 ASAN_FLAGS = -O1 -g -fno-omit-frame-pointer \
              -fsanitize=address,undefined -fno-sanitize-recover=all
+# The unit tests, and the integration tests of check_ct and inspect (whose
+# programs run under the sanitizers too; the agent's tests use faketime,
+# which cannot preload beside ASan, and measure RSS).
+ASAN_INTEG = tests/integration/test_inspect.sh \
+             tests/integration/test_check_ct.sh \
+             tests/integration/test_check_ct_agent.sh
 check-asan:
 	$(MAKE) BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" \
-	    LDFLAGS="-fsanitize=address,undefined" unit
+	    LDFLAGS="-fsanitize=address,undefined" all unit
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    tests/run-tests.sh build-asan $(UNIT_BINS:$(BUILD)/tests/%=%)
+	    tests/run-tests.sh build-asan $(UNIT_BINS:$(BUILD)/tests/%=%) \
+	    $(ASAN_INTEG)
 
 # libFuzzer: clang, the common objects built with fuzzer instrumentation.
 FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer-no-link,address,undefined
