@@ -140,8 +140,8 @@ two(const uint8_t *p, unsigned *out)
 int
 der_get_time(const struct der_tlv *t, int64_t *out)
 {
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
-		31, 30, 31 };
+	static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31};
 	const uint8_t *p = t->val;
 	unsigned cc, yy, mo, d, h, mi, s;
 	int64_t year;
@@ -169,8 +169,8 @@ der_get_time(const struct der_tlv *t, int64_t *out)
 	if (mo == 2 && d == 29 &&
 	    (year % 4 != 0 || (year % 100 == 0 && year % 400 != 0)))
 		return CT_ERR_FORMAT; /* not a leap year */
-	*out = util_days_from_civil(year, mo, d) * 86400 + h * 3600 + mi * 60 +
-	    s;
+	*out =
+	    util_days_from_civil(year, mo, d) * 86400 + h * 3600 + mi * 60 + s;
 	return 0;
 }
 

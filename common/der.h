@@ -27,8 +27,8 @@
 #define DER_BMP_STRING 0x1e
 #define DER_SEQUENCE 0x30
 #define DER_SET 0x31
-#define DER_CTX(n) (0x80 | (n))              /* [n] IMPLICIT primitive */
-#define DER_CTX_CONS(n) (0xa0 | (n))         /* [n] constructed */
+#define DER_CTX(n) (0x80 | (n))      /* [n] IMPLICIT primitive */
+#define DER_CTX_CONS(n) (0xa0 | (n)) /* [n] constructed */
 
 /* Nesting never goes deeper than this in anything we walk. */
 #define DER_MAX_DEPTH 32

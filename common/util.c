@@ -14,24 +14,24 @@
 #include "util.h"
 
 static const char *const err_names[] = {
-	"success",
-	"out of memory",
-	"truncated input",
-	"malformed input",
-	"input over the size cap",
-	"unsupported algorithm or form",
-	"signature does not verify",
-	"not found",
-	"I/O error",
-	"crypto library error",
-	"invalid argument",
-	"trailing bytes after structure",
-	"timed out",
-	"not authorised",
-	"protocol violation",
-	"timestamp outside the allowed window",
-	"replayed request",
-	"connection closed",
+    "success",
+    "out of memory",
+    "truncated input",
+    "malformed input",
+    "input over the size cap",
+    "unsupported algorithm or form",
+    "signature does not verify",
+    "not found",
+    "I/O error",
+    "crypto library error",
+    "invalid argument",
+    "trailing bytes after structure",
+    "timed out",
+    "not authorised",
+    "protocol violation",
+    "timestamp outside the allowed window",
+    "replayed request",
+    "connection closed",
 };
 
 _Static_assert(sizeof(err_names) / sizeof(err_names[0]) == -CT_ERR__MIN,
@@ -133,7 +133,7 @@ util_buf_put_u64(struct util_buf *b, uint64_t v)
 int
 util_buf_put_vec16(struct util_buf *b, const void *p, size_t n)
 {
-	uint8_t x[2] = { (uint8_t)(n >> 8), (uint8_t)n };
+	uint8_t x[2] = {(uint8_t)(n >> 8), (uint8_t)n};
 	int rc;
 
 	if (n > UINT16_MAX)
@@ -296,7 +296,8 @@ util_b64_decode(const char *s, size_t slen, uint8_t *out, size_t outsz,
 		return CT_ERR_TOO_BIG;
 	for (i = 0; i < slen; i++) {
 		c = s[i];
-		if (skip_ws && (c == ' ' || c == '\t' || c == '\r' || c == '\n'))
+		if (skip_ws &&
+		    (c == ' ' || c == '\t' || c == '\r' || c == '\n'))
 			continue;
 		if (c == '=') {
 			/* Padding only in the last two places of a quantum. */
@@ -327,8 +328,9 @@ util_b64_decode(const char *s, size_t slen, uint8_t *out, size_t outsz,
 		/* Only whitespace may follow the padding. */
 		for (i++; i < slen; i++) {
 			c = s[i];
-			if (!(skip_ws && (c == ' ' || c == '\t' || c == '\r' ||
-				c == '\n')))
+			if (!(skip_ws &&
+			        (c == ' ' || c == '\t' || c == '\r' ||
+			            c == '\n')))
 				return CT_ERR_FORMAT;
 		}
 		if (nq != 4)
@@ -522,8 +524,8 @@ digits(const char *s, size_t n, unsigned *out)
 int
 util_time_parse_rfc3339(const char *s, size_t n, int64_t *out)
 {
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
-		31, 30, 31 };
+	static const unsigned mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31};
 	unsigned y, mo, d, h, mi, sec, oh, om;
 	size_t i = 19;
 	int64_t t;

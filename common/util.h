@@ -13,23 +13,24 @@
 /* Every library function returns 0 or one of these (negative). */
 enum ct_err {
 	CT_OK = 0,
-	CT_ERR_NOMEM = -1,       /* allocation failed */
-	CT_ERR_TRUNCATED = -2,   /* input ends before the structure does */
-	CT_ERR_FORMAT = -3,      /* malformed input */
-	CT_ERR_TOO_BIG = -4,     /* a cap was reached */
-	CT_ERR_UNSUPPORTED = -5, /* well-formed, but an algorithm or form we lack */
-	CT_ERR_SIGNATURE = -6,   /* a signature does not verify */
-	CT_ERR_NOT_FOUND = -7,   /* no such item */
-	CT_ERR_IO = -8,          /* a system call failed; errno is kept */
-	CT_ERR_CRYPTO = -9,      /* the crypto library failed */
-	CT_ERR_INVALID = -10,    /* a bad argument from the caller */
-	CT_ERR_TRAILING = -11,   /* bytes after the end of a structure */
-	CT_ERR_TIMEOUT = -12,    /* a deadline passed */
-	CT_ERR_AUTH = -13,       /* peer not authorised or pin mismatch */
-	CT_ERR_PROTO = -14,      /* protocol violation by the peer */
-	CT_ERR_CLOCK = -15,      /* timestamp outside the allowed window */
-	CT_ERR_REPLAY = -16,     /* nonce already seen */
-	CT_ERR_CLOSED = -17,     /* peer closed the connection */
+	CT_ERR_NOMEM = -1,     /* allocation failed */
+	CT_ERR_TRUNCATED = -2, /* input ends before the structure does */
+	CT_ERR_FORMAT = -3,    /* malformed input */
+	CT_ERR_TOO_BIG = -4,   /* a cap was reached */
+	CT_ERR_UNSUPPORTED =
+	    -5, /* well-formed, but an algorithm or form we lack */
+	CT_ERR_SIGNATURE = -6, /* a signature does not verify */
+	CT_ERR_NOT_FOUND = -7, /* no such item */
+	CT_ERR_IO = -8,        /* a system call failed; errno is kept */
+	CT_ERR_CRYPTO = -9,    /* the crypto library failed */
+	CT_ERR_INVALID = -10,  /* a bad argument from the caller */
+	CT_ERR_TRAILING = -11, /* bytes after the end of a structure */
+	CT_ERR_TIMEOUT = -12,  /* a deadline passed */
+	CT_ERR_AUTH = -13,     /* peer not authorised or pin mismatch */
+	CT_ERR_PROTO = -14,    /* protocol violation by the peer */
+	CT_ERR_CLOCK = -15,    /* timestamp outside the allowed window */
+	CT_ERR_REPLAY = -16,   /* nonce already seen */
+	CT_ERR_CLOSED = -17,   /* peer closed the connection */
 	CT_ERR__MIN = -18
 };
 

@@ -30,55 +30,58 @@ static const char usage_text[] =
 static void
 help(void)
 {
-	printf("check_ct %s: certificates in CT that none of my servers has\n\n",
+	printf(
+	    "check_ct %s: certificates in CT that none of my servers has\n\n",
 	    CT_VERSION);
 	fputs(usage_text, stdout);
 	fputs(PROBE_USAGE, stdout);
-	puts("\n"
-	     "Watched names\n"
-	     " -H, --hostname NAME        a name to watch (repeatable); a leading\n"
-	     "                            dot watches the name and all below it\n"
-	     " --subdomains               watch every name below each -H too\n"
-	     "Where the operator's certificates are known\n"
-	     " --agent AGENT              ask the ct-agent named in the config\n"
-	     " --config FILE              poller config (default\n"
-	     "                            ~/.config/ct/ct.conf, /etc/ct/ct.conf)\n"
-	     " --local-certs PATH         certificate files or directories\n"
-	     " --db DIR                   the check's own store of accepted\n"
-	     "                            certificates (default STATE/known)\n"
-	     " --learn                    record --local-certs into --db\n"
-	     " --accept-existing          record every certificate now in CT as\n"
-	     "                            known, once (first-run baseline)\n"
-	     " --interactive              ask on a terminal about each unknown one\n"
-	     "Where CT is read\n"
-	     " --source LIST              crtsh, certspotter, or both (default\n"
-	     "                            crtsh); queried at the same time\n"
-	     " --crtsh-url URL, --certspotter-url URL   base URLs\n"
-	     " --certspotter-token-file FILE   API token (or CT_CERTSPOTTER_TOKEN)\n"
-	     " --logged-certs PATH        read CT certificates from files instead\n"
-	     " --include-expired          judge expired certificates too\n"
-	     " --max-downloads N          crt.sh downloads per run (default 100)\n"
-	     "Verdicts\n"
-	     " --trusted-issuer-certs PATH...   issuers allowed to sign for you\n"
-	     " --grace MINUTES            unknown certificates younger than this\n"
-	     "                            are WARNING, not CRITICAL (default 60)\n"
-	     " --source-error-state S, --agent-error-state S\n"
-	     "                            state when one cannot be asked\n"
-	     "                            (OK, WARNING, CRITICAL, UNKNOWN)\n"
-	     "Remote probes (the served certificate)");
+	puts(
+	    "\n"
+	    "Watched names\n"
+	    " -H, --hostname NAME        a name to watch (repeatable); a leading\n"
+	    "                            dot watches the name and all below it\n"
+	    " --subdomains               watch every name below each -H too\n"
+	    "Where the operator's certificates are known\n"
+	    " --agent AGENT              ask the ct-agent named in the config\n"
+	    " --config FILE              poller config (default\n"
+	    "                            ~/.config/ct/ct.conf, /etc/ct/ct.conf)\n"
+	    " --local-certs PATH         certificate files or directories\n"
+	    " --db DIR                   the check's own store of accepted\n"
+	    "                            certificates (default STATE/known)\n"
+	    " --learn                    record --local-certs into --db\n"
+	    " --accept-existing          record every certificate now in CT as\n"
+	    "                            known, once (first-run baseline)\n"
+	    " --interactive              ask on a terminal about each unknown one\n"
+	    "Where CT is read\n"
+	    " --source LIST              crtsh, certspotter, or both (default\n"
+	    "                            crtsh); queried at the same time\n"
+	    " --crtsh-url URL, --certspotter-url URL   base URLs\n"
+	    " --certspotter-token-file FILE   API token (or CT_CERTSPOTTER_TOKEN)\n"
+	    " --logged-certs PATH        read CT certificates from files instead\n"
+	    " --include-expired          judge expired certificates too\n"
+	    " --max-downloads N          crt.sh downloads per run (default 100)\n"
+	    "Verdicts\n"
+	    " --trusted-issuer-certs PATH...   issuers allowed to sign for you\n"
+	    " --grace MINUTES            unknown certificates younger than this\n"
+	    "                            are WARNING, not CRITICAL (default 60)\n"
+	    " --source-error-state S, --agent-error-state S\n"
+	    "                            state when one cannot be asked\n"
+	    "                            (OK, WARNING, CRITICAL, UNKNOWN)\n"
+	    "Remote probes (the served certificate)");
 	fputs(probe_help_text, stdout);
-	puts("Run\n"
-	     " --state-dir DIR            state shared by runs (default\n"
-	     "                            $XDG_STATE_HOME/check_ct,\n"
-	     "                            /var/lib/check_ct as root)\n"
-	     " -t, --timeout SECONDS      whole run (default 30)\n"
-	     " -v, --verbose              more detail (repeatable)\n"
-	     " -h, --help                 this text;  -V, --version\n"
-	     "\n"
-	     "States: CRITICAL a certificate in CT for your names that no server\n"
-	     "has (or from an issuer you do not trust); WARNING one that is younger\n"
-	     "than the grace period; UNKNOWN a source or agent could not be asked.\n"
-	     "The exit code is 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.");
+	puts(
+	    "Run\n"
+	    " --state-dir DIR            state shared by runs (default\n"
+	    "                            $XDG_STATE_HOME/check_ct,\n"
+	    "                            /var/lib/check_ct as root)\n"
+	    " -t, --timeout SECONDS      whole run (default 30)\n"
+	    " -v, --verbose              more detail (repeatable)\n"
+	    " -h, --help                 this text;  -V, --version\n"
+	    "\n"
+	    "States: CRITICAL a certificate in CT for your names that no server\n"
+	    "has (or from an issuer you do not trust); WARNING one that is younger\n"
+	    "than the grace period; UNKNOWN a source or agent could not be asked.\n"
+	    "The exit code is 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.");
 }
 
 static int
@@ -174,37 +177,36 @@ enum {
 };
 
 static const struct option longopts[] = {
-	{ "hostname", required_argument, NULL, 'H' },
-	{ "subdomains", no_argument, NULL, OPT_SUBDOMAINS },
-	{ "agent", required_argument, NULL, OPT_AGENT },
-	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "source", required_argument, NULL, OPT_SOURCE },
-	{ "crtsh-url", required_argument, NULL, OPT_CRTSH_URL },
-	{ "certspotter-url", required_argument, NULL, OPT_CERTSPOTTER_URL },
-	{ "certspotter-token-file", required_argument, NULL,
-	    OPT_CERTSPOTTER_TOKEN_FILE },
-	{ "include-expired", no_argument, NULL, OPT_INCLUDE_EXPIRED },
-	{ "trusted-issuer-certs", required_argument, NULL, OPT_TRUSTED },
-	{ "local-certs", required_argument, NULL, OPT_LOCAL },
-	{ "db", required_argument, NULL, OPT_DB },
-	{ "learn", no_argument, NULL, OPT_LEARN },
-	{ "interactive", no_argument, NULL, OPT_INTERACTIVE },
-	{ "accept-existing", no_argument, NULL, OPT_ACCEPT },
-	{ "logged-certs", required_argument, NULL, OPT_LOGGED },
-	{ "grace", required_argument, NULL, OPT_GRACE },
-	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-	{ "source-error-state", required_argument, NULL,
-	    OPT_SOURCE_ERROR_STATE },
-	{ "agent-error-state", required_argument, NULL, OPT_AGENT_ERROR_STATE },
-	{ "max-downloads", required_argument, NULL, OPT_MAX_DOWNLOADS },
-	/* Plain http for loopback test fixtures; not in --help. */
-	{ "allow-http", no_argument, NULL, OPT_ALLOW_HTTP },
-	{ "timeout", required_argument, NULL, 't' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	PROBE_LONGOPTS,
-	{ NULL, 0, NULL, 0 },
+    {"hostname", required_argument, NULL, 'H'},
+    {"subdomains", no_argument, NULL, OPT_SUBDOMAINS},
+    {"agent", required_argument, NULL, OPT_AGENT},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"source", required_argument, NULL, OPT_SOURCE},
+    {"crtsh-url", required_argument, NULL, OPT_CRTSH_URL},
+    {"certspotter-url", required_argument, NULL, OPT_CERTSPOTTER_URL},
+    {"certspotter-token-file", required_argument, NULL,
+        OPT_CERTSPOTTER_TOKEN_FILE},
+    {"include-expired", no_argument, NULL, OPT_INCLUDE_EXPIRED},
+    {"trusted-issuer-certs", required_argument, NULL, OPT_TRUSTED},
+    {"local-certs", required_argument, NULL, OPT_LOCAL},
+    {"db", required_argument, NULL, OPT_DB},
+    {"learn", no_argument, NULL, OPT_LEARN},
+    {"interactive", no_argument, NULL, OPT_INTERACTIVE},
+    {"accept-existing", no_argument, NULL, OPT_ACCEPT},
+    {"logged-certs", required_argument, NULL, OPT_LOGGED},
+    {"grace", required_argument, NULL, OPT_GRACE},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"source-error-state", required_argument, NULL, OPT_SOURCE_ERROR_STATE},
+    {"agent-error-state", required_argument, NULL, OPT_AGENT_ERROR_STATE},
+    {"max-downloads", required_argument, NULL, OPT_MAX_DOWNLOADS},
+    /* Plain http for loopback test fixtures; not in --help. */
+    {"allow-http", no_argument, NULL, OPT_ALLOW_HTTP},
+    {"timeout", required_argument, NULL, 't'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    PROBE_LONGOPTS,
+    {NULL, 0, NULL, 0},
 };
 
 static int
@@ -224,19 +226,19 @@ parse_args(int argc, char **argv, struct check_cfg *cfg)
 	int ch;
 
 	opterr = 0; /* our own message, on stdout */
-	while ((ch = getopt_long(argc, argv, ":H:t:vhVw:c:", longopts,
-		    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":H:t:vhVw:c:", longopts, NULL)) !=
+	    -1) {
 		if ((ch >= PROBE_OPT_FIRST && ch < PROBE_OPT__LAST) ||
 		    ch == 'w' || ch == 'c') {
 			if (probe_opt(cfg->probe, ch, optarg, why,
-				sizeof(why)) != 0)
+			        sizeof(why)) != 0)
 				return usage_error("%s", why);
 			continue;
 		}
 		switch (ch) {
 		case 'H':
 			if (add_path(names, &n_names, CHECK_MAX_WATCHES,
-				optarg) != 0)
+			        optarg) != 0)
 				return usage_error("too many -H");
 			break;
 		case OPT_SUBDOMAINS:
@@ -244,7 +246,7 @@ parse_args(int argc, char **argv, struct check_cfg *cfg)
 			break;
 		case OPT_AGENT:
 			if (add_path(cfg->agents, &cfg->n_agents,
-				CHECK_MAX_AGENTS, optarg) != 0)
+			        CHECK_MAX_AGENTS, optarg) != 0)
 				return usage_error("too many --agent");
 			break;
 		case OPT_CONFIG:
@@ -253,7 +255,7 @@ parse_args(int argc, char **argv, struct check_cfg *cfg)
 		case OPT_SOURCE:
 			if (opts_parse_sources(optarg, &cfg->sources) != 0)
 				return usage_error("--source %s: want crtsh, "
-						   "certspotter or both",
+				                   "certspotter or both",
 				    optarg);
 			cfg->source_given = true;
 			break;
@@ -271,12 +273,12 @@ parse_args(int argc, char **argv, struct check_cfg *cfg)
 			break;
 		case OPT_TRUSTED:
 			if (add_path(cfg->trusted, &cfg->n_trusted,
-				CHECK_MAX_PATHS, optarg) != 0)
+			        CHECK_MAX_PATHS, optarg) != 0)
 				return usage_error("too many issuer paths");
 			break;
 		case OPT_LOCAL:
-			if (add_path(cfg->local, &cfg->n_local,
-				CHECK_MAX_PATHS, optarg) != 0)
+			if (add_path(cfg->local, &cfg->n_local, CHECK_MAX_PATHS,
+			        optarg) != 0)
 				return usage_error("too many --local-certs");
 			break;
 		case OPT_DB:
@@ -293,7 +295,7 @@ parse_args(int argc, char **argv, struct check_cfg *cfg)
 			break;
 		case OPT_LOGGED:
 			if (add_path(cfg->logged, &cfg->n_logged,
-				CHECK_MAX_PATHS, optarg) != 0)
+			        CHECK_MAX_PATHS, optarg) != 0)
 				return usage_error("too many --logged-certs");
 			break;
 		case OPT_GRACE:
@@ -306,12 +308,14 @@ parse_args(int argc, char **argv, struct check_cfg *cfg)
 			cfg->state_dir = optarg;
 			break;
 		case OPT_SOURCE_ERROR_STATE:
-			if (opts_parse_state(optarg, &cfg->source_error_state) != 0)
+			if (opts_parse_state(optarg,
+			        &cfg->source_error_state) != 0)
 				return usage_error("--source-error-state %s",
 				    optarg);
 			break;
 		case OPT_AGENT_ERROR_STATE:
-			if (opts_parse_state(optarg, &cfg->agent_error_state) != 0)
+			if (opts_parse_state(optarg, &cfg->agent_error_state) !=
+			    0)
 				return usage_error("--agent-error-state %s",
 				    optarg);
 			break;
@@ -327,7 +331,7 @@ parse_args(int argc, char **argv, struct check_cfg *cfg)
 		case 't':
 			if (parse_uint(optarg, 3600, &v) != 0 || v == 0)
 				return usage_error("-t %s: want seconds (1 to "
-						   "3600)",
+				                   "3600)",
 				    optarg);
 			cfg->timeout_ms = (uint32_t)v * 1000;
 			break;
@@ -345,8 +349,8 @@ parse_args(int argc, char **argv, struct check_cfg *cfg)
 			    argv[optind - 1]);
 		default:
 			return usage_error("unknown option %s",
-			    optopt ? (char[]){ '-', (char)optopt, '\0' } :
-				     argv[optind - 1]);
+			    optopt ? (char[]){'-', (char)optopt, '\0'}
+			           : argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -355,17 +359,17 @@ parse_args(int argc, char **argv, struct check_cfg *cfg)
 		return usage_error("-H NAME is required");
 	for (i = 0; i < n_names; i++) {
 		if (names_watch_parse(names[i], strlen(names[i]),
-			cfg->subdomains, &cfg->watches[i]) != 0)
+		        cfg->subdomains, &cfg->watches[i]) != 0)
 			return usage_error("-H %s: not a DNS name", names[i]);
 	}
 	cfg->n_watches = n_names;
 	if (cfg->interactive && cfg->accept_existing)
 		return usage_error("--interactive and --accept-existing "
-				   "exclude each other%s",
+		                   "exclude each other%s",
 		    "");
 	if (cfg->learn && cfg->n_local == 0)
 		return usage_error("--learn records --local-certs: give "
-				   "them%s",
+		                   "them%s",
 		    "");
 	if (probe_opts_finish(cfg->probe, names[0], why, sizeof(why)) != 0)
 		return usage_error("%s", why);

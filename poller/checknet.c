@@ -154,8 +154,8 @@ probe_start_all(struct net *n)
 	env.now = n->r->now;
 	rc = probe_check_start(n->r->cfg->probe, &env, probe_cb, n, &n->probe);
 	if (rc != 0) {
-		output_add(n->r->out, OUTPUT_UNKNOWN,
-		    "probe: cannot start: %s", ct_strerror(rc));
+		output_add(n->r->out, OUTPUT_UNKNOWN, "probe: cannot start: %s",
+		    ct_strerror(rc));
 		n->probe = NULL;
 		return;
 	}
@@ -269,8 +269,8 @@ agent_cb(struct agentc_req *req, struct agentc_result *res, void *arg)
 			    "timeout: -t ran out (%s)", res->error);
 		else
 			say(a->error, sizeof(a->error), "%s", res->error);
-	} else if (agentc_parse_certs(res->body, res->body_len, &a->certs,
-		       err, sizeof(err)) != 0) {
+	} else if (agentc_parse_certs(res->body, res->body_len, &a->certs, err,
+	               sizeof(err)) != 0) {
 		a->status = CT_ERR_PROTO;
 		say(a->error, sizeof(a->error), "bad answer: %s", err);
 	} else {
@@ -314,9 +314,11 @@ agents_start(struct net *n)
 	}
 	err[0] = '\0';
 	if ((rc = conf_locate(cfg->config, home, CONF_SYSTEM_PATH, path,
-		 sizeof(path))) != 0) {
-		say(err, sizeof(err), "no poller config (--config, "
-		    "~/%s or %s)", CONF_USER_PATH, CONF_SYSTEM_PATH);
+	         sizeof(path))) != 0) {
+		say(err, sizeof(err),
+		    "no poller config (--config, "
+		    "~/%s or %s)",
+		    CONF_USER_PATH, CONF_SYSTEM_PATH);
 		goto fail;
 	}
 	if ((rc = conf_load(path, &n->conf, err, sizeof(err))) != 0)
@@ -327,8 +329,8 @@ agents_start(struct net *n)
 		goto fail;
 	}
 	if ((rc = keys_load_private(n->conf.key_path, &key, &reason)) != 0) {
-		say(err, sizeof(err), "poller key %s: %s",
-		    n->conf.key_path, reason ? reason : ct_strerror(rc));
+		say(err, sizeof(err), "poller key %s: %s", n->conf.key_path,
+		    reason ? reason : ct_strerror(rc));
 		goto fail;
 	}
 	rc = agentc_new(&key, NULL, NULL, &n->ac);
@@ -362,8 +364,7 @@ agents_start(struct net *n)
 		    agent_arg(cfg), n->budget_ms + NET_GRACE_MS, agent_cb, a,
 		    &a->req);
 		if (rc != 0) {
-			say(a->error, sizeof(a->error), "%s",
-			    ct_strerror(rc));
+			say(a->error, sizeof(a->error), "%s", ct_strerror(rc));
 			continue;
 		}
 		n->pending++;
@@ -478,8 +479,8 @@ load_token(struct net *n)
 	}
 	if (rc != 0) {
 		n->token[0] = '\0';
-		output_add(n->r->out, OUTPUT_UNKNOWN,
-		    "Cert Spotter token: %s", ct_strerror(rc));
+		output_add(n->r->out, OUTPUT_UNKNOWN, "Cert Spotter token: %s",
+		    ct_strerror(rc));
 	} else if (loose) {
 		output_add(n->r->out, OUTPUT_WARNING,
 		    "Cert Spotter token file is readable by others");
@@ -536,9 +537,8 @@ crtsh_collect(struct net *n, size_t i)
 			snprintf(where, sizeof(where), "crt.sh id %llu",
 			    (unsigned long long)e->row.id);
 			rc = checkrun_seen(n->r, e->cert, where,
-			    e->row.has_entry_timestamp ?
-				e->row.entry_timestamp :
-				n->r->now);
+			    e->row.has_entry_timestamp ? e->row.entry_timestamp
+			                               : n->r->now);
 			if (rc != 0)
 				output_add(n->r->out, OUTPUT_UNKNOWN,
 				    "cannot record crt.sh id %llu: %s",
@@ -664,9 +664,9 @@ checkrun_network(struct run *r)
 	}
 	n->r = r;
 	spent = util_now_ms() - r->t0_ms;
-	n->budget_ms = cfg->timeout_ms > spent + NET_RESERVE_MS ?
-	    (uint32_t)(cfg->timeout_ms - spent - NET_RESERVE_MS) :
-	    NET_MIN_BUDGET_MS;
+	n->budget_ms = cfg->timeout_ms > spent + NET_RESERVE_MS
+	    ? (uint32_t)(cfg->timeout_ms - spent - NET_RESERVE_MS)
+	    : NET_MIN_BUDGET_MS;
 	if ((rc = uv_loop_init(&n->loop)) != 0) {
 		output_add(r->out, OUTPUT_UNKNOWN, "event loop: %s",
 		    uv_strerror(rc));
@@ -678,7 +678,8 @@ checkrun_network(struct run *r)
 		output_add(r->out, OUTPUT_UNKNOWN, "state dir: %s",
 		    why[0] ? why : ct_strerror(rc));
 	if ((n->http = http_client_new(&n->loop)) == NULL) {
-		output_add(r->out, OUTPUT_UNKNOWN, "HTTP client: out of memory");
+		output_add(r->out, OUTPUT_UNKNOWN,
+		    "HTTP client: out of memory");
 		goto out;
 	}
 	uv_timer_init(&n->loop, &n->deadline);

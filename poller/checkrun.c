@@ -91,7 +91,7 @@ load_certs_into(const char *path, struct ct_cert ***v, size_t *n)
 static bool
 cert_file_name(const char *name)
 {
-	static const char *const ext[] = { ".pem", ".crt", ".cer", ".der" };
+	static const char *const ext[] = {".pem", ".crt", ".cer", ".der"};
 	size_t len = strlen(name), i;
 
 	for (i = 0; i < sizeof(ext) / sizeof(ext[0]); i++)
@@ -106,8 +106,8 @@ cert_file_name(const char *name)
  * sorted, key files skipped).
  */
 static int
-each_file(const char *path, int (*cb)(void *arg, const char *file),
-    void *arg, char *why, size_t whysz)
+each_file(const char *path, int (*cb)(void *arg, const char *file), void *arg,
+    char *why, size_t whysz)
 {
 	struct dirent **ents = NULL;
 	struct stat st;
@@ -129,7 +129,7 @@ each_file(const char *path, int (*cb)(void *arg, const char *file),
 		    !scan_is_key_name(ents[i]->d_name) &&
 		    cert_file_name(ents[i]->d_name) &&
 		    snprintf(file, sizeof(file), "%s/%s", path,
-			ents[i]->d_name) < (int)sizeof(file) &&
+		        ents[i]->d_name) < (int)sizeof(file) &&
 		    stat(file, &st) == 0 && S_ISREG(st.st_mode))
 			rc = cb(arg, file);
 		free(ents[i]);
@@ -164,7 +164,7 @@ issuer_file(void *arg, const char *file)
 static void
 load_trusted(struct run *r)
 {
-	struct issuer_load il = { r, 0 };
+	struct issuer_load il = {r, 0};
 	char why[256] = "", p[512];
 	size_t i;
 	int rc;
@@ -252,10 +252,11 @@ db_known(const struct store_rec *rec, void *arg)
 static int
 open_stores(struct run *r)
 {
-	char path[CHECK_PATH_BYTES], p[512];
+	char path[CHECK_PATH_BYTES + 16], p[512]; /* the state dir + "/known" */
 	int rc;
 
-	if ((rc = opts_state_dir(r->cfg->state_dir, r->state, sizeof(r->state))) != 0 ||
+	if ((rc = opts_state_dir(r->cfg->state_dir, r->state,
+	         sizeof(r->state))) != 0 ||
 	    (rc = mkdirs(r->state, 0700)) != 0) {
 		sanitized(r->state, p, sizeof(p));
 		output_add(r->out, OUTPUT_UNKNOWN, "state dir %s: %s", p,
@@ -299,7 +300,7 @@ checkrun_seen(struct run *r, const struct ct_cert *c, const char *where,
 	 */
 	if (c->sct_list != NULL &&
 	    ct_sct_list_parse(c->sct_list, c->sct_list_len, scts, CT_MAX_SCTS,
-		&n) == 0)
+	        &n) == 0)
 		for (i = 0; i < n; i++)
 			if ((int64_t)(scts[i].timestamp / 1000) < first)
 				first = (int64_t)(scts[i].timestamp / 1000);
@@ -322,8 +323,8 @@ logged_file(void *arg, const char *file)
 		sanitized(file, f, sizeof(f));
 		output_add(r->out, r->cfg->source_error_state,
 		    "--logged-certs %s: %s", f,
-		    rc == CT_ERR_NOT_FOUND ? "no certificate" :
-					     ct_strerror(rc));
+		    rc == CT_ERR_NOT_FOUND ? "no certificate"
+		                           : ct_strerror(rc));
 		return 0;
 	}
 	snprintf(where, sizeof(where), "logged-certs %s", file);
@@ -424,14 +425,15 @@ on_unknown(void *arg, const struct store_rec *rec, bool untrusted, bool young)
 	}
 	if (!accept) {
 		if (!r->cfg->interactive)
-			verdict_report(r->out, r->seen, rec, untrusted, young, r->vo);
+			verdict_report(r->out, r->seen, rec, untrusted, young,
+			    r->vo);
 		return;
 	}
 	if (store_load_cert(r->seen, rec->tbs_sha256, &c) != 0 ||
 	    store_put(r->db, c,
-		r->cfg->interactive ? "accepted interactively" :
-				      "accepted by --accept-existing",
-		r->now, &added) != 0) {
+	        r->cfg->interactive ? "accepted interactively"
+	                            : "accepted by --accept-existing",
+	        r->now, &added) != 0) {
 		output_add(r->out, OUTPUT_UNKNOWN,
 		    "cannot record an accepted certificate in --db");
 		verdict_report(r->out, r->seen, rec, untrusted, young, r->vo);
@@ -445,7 +447,7 @@ static void
 judge(struct run *r)
 {
 	struct verdict_opts vo;
-	struct verdict_counts vc = { 0 };
+	struct verdict_counts vc = {0};
 	char t[32], ws[300];
 	size_t i, o = 0;
 
@@ -495,12 +497,11 @@ judge(struct run *r)
 		    ws, bad, bad == 1 ? "" : "s",
 		    vc.untrusted ? " (untrusted issuer: see below)" : "",
 		    vc.unproven ? " that answered (an agent could not be "
-				  "asked)" :
-				  "");
+		                  "asked)"
+		                : "");
 	} else if (r->out->state == OUTPUT_OK) {
-		output_summary(r->out,
-		    "%s: %zu certificate%s in CT, all known", ws, vc.ct_certs,
-		    vc.ct_certs == 1 ? "" : "s");
+		output_summary(r->out, "%s: %zu certificate%s in CT, all known",
+		    ws, vc.ct_certs, vc.ct_certs == 1 ? "" : "s");
 	} else {
 		/* No unknown certificate, but something else: say what. */
 		const char *why = "";
@@ -511,9 +512,9 @@ judge(struct run *r)
 				break;
 			}
 		output_summary(r->out, "%s: %s%s", ws, why,
-		    r->out->state == OUTPUT_UNKNOWN ?
-			" (so CT could not be fully checked)" :
-			"");
+		    r->out->state == OUTPUT_UNKNOWN
+		        ? " (so CT could not be fully checked)"
+		        : "");
 	}
 	snprintf(t, sizeof(t), "%zu", vc.ct_certs);
 	output_perf(r->out, "ct_certs", t, NULL, NULL, NULL, "0", NULL);

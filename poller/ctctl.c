@@ -17,13 +17,13 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "inspect", inspect_main,
-	    "inspect FILE... [--issuer FILE] [--log-list FILE] [--json]" },
-	{ "keygen", ctctl_agent_keygen_main, CTCTL_KEYGEN_USAGE },
-	{ "agent", ctctl_agent_main, CTCTL_AGENT_USAGE },
-	{ "lookup", lookup_main,
-	    "lookup NAME [--subdomains] [--source crtsh,certspotter] [--json]" },
-	{ "probe", probe_main, PROBE_CTCTL_USAGE },
+    {"inspect", inspect_main,
+        "inspect FILE... [--issuer FILE] [--log-list FILE] [--json]"},
+    {"keygen", ctctl_agent_keygen_main, CTCTL_KEYGEN_USAGE},
+    {"agent", ctctl_agent_main, CTCTL_AGENT_USAGE},
+    {"lookup", lookup_main,
+        "lookup NAME [--subdomains] [--source crtsh,certspotter] [--json]"},
+    {"probe", probe_main, PROBE_CTCTL_USAGE},
 };
 
 static void

@@ -83,10 +83,10 @@ issuer_find(struct ct_cert *const *cands, size_t n, const struct ct_cert *c,
 	 */
 	for (pass = 0; pass < (any_name ? 2 : 1); pass++)
 		for (i = 0; i < n; i++) {
-			bool same = cands[i]->subject_dn_len ==
-				c->issuer_dn_len &&
+			bool same =
+			    cands[i]->subject_dn_len == c->issuer_dn_len &&
 			    memcmp(cands[i]->subject_dn, c->issuer_dn,
-				c->issuer_dn_len) == 0;
+			        c->issuer_dn_len) == 0;
 
 			if (cands[i] != c && same == (pass == 0) &&
 			    cert_verify_signed_by(c, cands[i]) == 0)
@@ -102,10 +102,10 @@ issuer_by_name(struct ct_cert *const *cands, size_t n, const struct ct_cert *c)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (cands[i] != c && cands[i]->subject_dn_len ==
-			c->issuer_dn_len &&
+		if (cands[i] != c &&
+		    cands[i]->subject_dn_len == c->issuer_dn_len &&
 		    memcmp(cands[i]->subject_dn, c->issuer_dn,
-			c->issuer_dn_len) == 0)
+		        c->issuer_dn_len) == 0)
 			return cands[i];
 	return NULL;
 }
@@ -123,7 +123,7 @@ scts_check(const struct ct_cert *c, const struct ct_cert *issuer,
 
 	if (c->sct_list == NULL ||
 	    ct_sct_list_parse(c->sct_list, c->sct_list_len, scts, CT_MAX_SCTS,
-		&n) != 0)
+	        &n) != 0)
 		return 0;
 	if (n > max)
 		n = max;
@@ -133,9 +133,9 @@ scts_check(const struct ct_cert *c, const struct ct_cert *issuer,
 		facts[i].verdict = -1;
 		if (facts[i].log == NULL || issuer == NULL)
 			continue;
-		facts[i].verdict = ct_sct_verify_embedded(&scts[i], c, issuer,
-				       facts[i].log->key,
-				       facts[i].log->key_len) == 0;
+		facts[i].verdict =
+		    ct_sct_verify_embedded(&scts[i], c, issuer,
+		        facts[i].log->key, facts[i].log->key_len) == 0;
 	}
 	return n;
 }
@@ -149,7 +149,7 @@ scts_malformed(const struct ct_cert *c)
 
 	return c->sct_list != NULL &&
 	    ct_sct_list_parse(c->sct_list, c->sct_list_len, scts, CT_MAX_SCTS,
-		&n) != 0;
+	        &n) != 0;
 }
 
 static void
@@ -219,7 +219,8 @@ print_json(const char *file, size_t index, const struct ct_cert *c,
 	for (i = 0; i < nfacts; i++) {
 		json_w_obj_begin(&w);
 		json_w_key(&w, "log_id");
-		json_w_b64(&w, facts[i].sct.log_id, sizeof(facts[i].sct.log_id));
+		json_w_b64(&w, facts[i].sct.log_id,
+		    sizeof(facts[i].sct.log_id));
 		json_w_key(&w, "log");
 		if (facts[i].log != NULL)
 			json_w_str(&w, facts[i].log->description);
@@ -285,9 +286,10 @@ print_text(const char *file, size_t index, const struct ct_cert *c,
 	}
 	printf("%s\n", c->n_dns_names == 0 ? " (none)" : "");
 	printf("  issuer signature: %s\n",
-	    issuer_valid < 0 ? "not checked (no --issuer)" :
-	    issuer_valid ? "valid" : "INVALID (no --issuer certificate "
-				      "verifies it)");
+	    issuer_valid < 0   ? "not checked (no --issuer)"
+	        : issuer_valid ? "valid"
+	                       : "INVALID (no --issuer certificate "
+	                         "verifies it)");
 	if (scts_malformed(c))
 		printf("  SCTs: MALFORMED SCT list extension\n");
 	else
@@ -308,10 +310,11 @@ print_text(const char *file, size_t index, const struct ct_cert *c,
 			printf(" leaf_index %llu",
 			    (unsigned long long)facts[i].sct.leaf_index);
 		printf(": %s\n",
-		    facts[i].verdict == 1 ? "signature valid" :
-		    facts[i].verdict == 0 ? "signature INVALID" :
-		    facts[i].log == NULL ? "not checked (log not in list)" :
-					   "not checked (issuer unknown)");
+		    facts[i].verdict == 1       ? "signature valid"
+		        : facts[i].verdict == 0 ? "signature INVALID"
+		        : facts[i].log == NULL
+		        ? "not checked (log not in list)"
+		        : "not checked (issuer unknown)");
 	}
 }
 
@@ -396,16 +399,16 @@ int
 inspect_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "issuer", required_argument, NULL, 'i' },
-		{ "log-list", required_argument, NULL, 'l' },
-		{ "log-list-sig", required_argument, NULL, 's' },
-		{ "log-list-key", required_argument, NULL, 'k' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"issuer", required_argument, NULL, 'i'},
+	    {"log-list", required_argument, NULL, 'l'},
+	    {"log-list-sig", required_argument, NULL, 's'},
+	    {"log-list-key", required_argument, NULL, 'k'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct inspect_opts o;
-	struct issuers is = { NULL, 0 };
+	struct issuers is = {NULL, 0};
 	struct loglist *ll = NULL;
 	char why[256];
 	int ch, rc, status = POLLER_EXIT_USAGE;
@@ -449,8 +452,9 @@ inspect_main(int argc, char **argv)
 	}
 	if ((o.log_list_sig == NULL) != (o.log_list_key == NULL) ||
 	    (o.log_list_sig != NULL && o.log_list == NULL)) {
-		fprintf(stderr, "ctctl: --log-list-sig and --log-list-key go "
-				"together, with --log-list\n");
+		fprintf(stderr,
+		    "ctctl: --log-list-sig and --log-list-key go "
+		    "together, with --log-list\n");
 		goto out;
 	}
 	status = POLLER_EXIT_FAIL;

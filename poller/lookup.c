@@ -214,8 +214,7 @@ cert_text(const struct ct_cert *c, const char *id, const char *status)
 	util_time_rfc3339(c->not_before, nb);
 	util_time_rfc3339(c->not_after, na);
 	printf("  %-22s %-14s tbs %s %s %s .. %s\n", id,
-	    c->precert ? "precertificate" : "certificate", hex, status,
-	    nb, na);
+	    c->precert ? "precertificate" : "certificate", hex, status, nb, na);
 	printf("      issuer %s\n      names ", c->issuer);
 	for (i = 0; i < c->n_dns_names && i < 20; i++) {
 		util_sanitize(c->dns_names[i].name, c->dns_names[i].len, one,
@@ -234,8 +233,7 @@ print_text(const struct lookup *l)
 	if (l->sources & CHECK_SRC_CRTSH) {
 		const struct crtsh_result *r = &l->crtsh.result;
 
-		printf("crt.sh: %s%s\n",
-		    r->status ? r->error : "answered",
+		printf("crt.sh: %s%s\n", r->status ? r->error : "answered",
 		    r->incomplete ? " (incomplete: 10,000 row cap)" : "");
 		for (i = 0; i < r->n; i++) {
 			const struct crtsh_entry *e = &r->entries[i];
@@ -391,19 +389,19 @@ int
 lookup_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "subdomains", no_argument, NULL, 's' },
-		{ "source", required_argument, NULL, 'S' },
-		{ "crtsh-url", required_argument, NULL, 'c' },
-		{ "certspotter-url", required_argument, NULL, 'C' },
-		{ "certspotter-token-file", required_argument, NULL, 'k' },
-		{ "include-expired", no_argument, NULL, 'e' },
-		{ "state-dir", required_argument, NULL, 'd' },
-		{ "max-downloads", required_argument, NULL, 'm' },
-		{ "allow-http", no_argument, NULL, 'H' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"subdomains", no_argument, NULL, 's'},
+	    {"source", required_argument, NULL, 'S'},
+	    {"crtsh-url", required_argument, NULL, 'c'},
+	    {"certspotter-url", required_argument, NULL, 'C'},
+	    {"certspotter-token-file", required_argument, NULL, 'k'},
+	    {"include-expired", no_argument, NULL, 'e'},
+	    {"state-dir", required_argument, NULL, 'd'},
+	    {"max-downloads", required_argument, NULL, 'm'},
+	    {"allow-http", no_argument, NULL, 'H'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct lookup *l;
 	char why[HTTP_ERROR_LEN];
@@ -424,8 +422,9 @@ lookup_main(int argc, char **argv)
 			break;
 		case 'S':
 			if (opts_parse_sources(optarg, &l->sources) != 0) {
-				fprintf(stderr, "ctctl: --source %s: want "
-						"crtsh, certspotter or both\n",
+				fprintf(stderr,
+				    "ctctl: --source %s: want "
+				    "crtsh, certspotter or both\n",
 				    optarg);
 				goto out;
 			}
@@ -447,7 +446,7 @@ lookup_main(int argc, char **argv)
 			break;
 		case 'm':
 			if (util_parse_u64(optarg, strlen(optarg), 100000,
-				&v) != 0)
+			        &v) != 0)
 				goto usage;
 			l->max_downloads = (unsigned)v;
 			break;
@@ -456,7 +455,7 @@ lookup_main(int argc, char **argv)
 			break;
 		case 't':
 			if (util_parse_u64(optarg, strlen(optarg), 3600, &v) !=
-				0 ||
+			        0 ||
 			    v == 0)
 				goto usage;
 			l->timeout_ms = (uint32_t)v * 1000;
@@ -474,14 +473,14 @@ lookup_main(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		goto usage;
-	if (names_watch_parse(argv[optind], strlen(argv[optind]),
-		l->subdomains, &l->watch) != 0) {
+	if (names_watch_parse(argv[optind], strlen(argv[optind]), l->subdomains,
+	        &l->watch) != 0) {
 		fprintf(stderr, "ctctl: %s: not a DNS name\n", argv[optind]);
 		goto out;
 	}
 	if ((l->sources & CHECK_SRC_CERTSPOTTER) &&
 	    certspotter_load_token(l->token_file, l->token, sizeof(l->token),
-		&loose) != 0 &&
+	        &loose) != 0 &&
 	    l->token_file != NULL) {
 		fprintf(stderr, "ctctl: cannot read %s\n", l->token_file);
 		rc = POLLER_EXIT_FAIL;

@@ -13,7 +13,10 @@
 #include "util.h"
 
 const char *const output_state_names[OUTPUT__MAX] = {
-	"OK", "WARNING", "CRITICAL", "UNKNOWN",
+    "OK",
+    "WARNING",
+    "CRITICAL",
+    "UNKNOWN",
 };
 
 /* Monitoring Plugins max_state_alt(): OK < UNKNOWN < WARNING < CRITICAL. */
@@ -134,9 +137,9 @@ output_perf(struct output *o, const char *label, const char *value,
 
 	for (i = 0; label[i] != '\0' && i + 1 < sizeof(lab); i++)
 		lab[i] = (label[i] == '=' || label[i] == '\'' ||
-			     (unsigned char)label[i] < 0x20 || label[i] == '|') ?
-		    '_' :
-		    label[i];
+		             (unsigned char)label[i] < 0x20 || label[i] == '|')
+		    ? '_'
+		    : label[i];
 	lab[i] = '\0';
 	n = snprintf(item, sizeof(item), "%s%s%s=%s%s;%s;%s;%s;%s",
 	    strchr(lab, ' ') ? "'" : "", lab, strchr(lab, ' ') ? "'" : "",
@@ -199,12 +202,13 @@ output_render(struct output *o, struct util_buf *out)
 		size_t more = o->n - shown + o->dropped, worst = 0;
 
 		for (i = shown; i < o->n; i++)
-			if (rank(o->lines[i].state) > rank(o->lines[worst].state) ||
+			if (rank(o->lines[i].state) >
+			        rank(o->lines[worst].state) ||
 			    i == shown)
 				worst = i;
 		rc = util_buf_printf(out, "\n[%s] ... and %zu more",
-		    shown < o->n ? output_state_names[o->lines[worst].state] :
-				   "WARNING",
+		    shown < o->n ? output_state_names[o->lines[worst].state]
+		                 : "WARNING",
 		    more);
 		if (rc != 0)
 			return rc;

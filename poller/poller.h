@@ -108,28 +108,27 @@ struct verdict_opts {
 	const char *unproven_agent; /* NULL: every agent answered */
 	enum output_state unproven_state;
 	/* Called for each unknown record instead of reporting it. */
-	void (*unknown_cb)(void *arg, const struct store_rec *r,
-	    bool untrusted, bool young);
+	void (*unknown_cb)(void *arg, const struct store_rec *r, bool untrusted,
+	    bool young);
 	void *unknown_arg;
 };
 
 struct verdict_counts {
-	size_t ct_certs;  /* matching, not expired (or included) */
+	size_t ct_certs; /* matching, not expired (or included) */
 	size_t known;
-	size_t unknown;   /* includes untrusted and young */
+	size_t unknown; /* includes untrusted and young */
 	size_t untrusted;
 	size_t young;
-	size_t unproven;  /* unknown while an agent could not be asked */
-	size_t expired;   /* ignored */
+	size_t unproven; /* unknown while an agent could not be asked */
+	size_t expired;  /* ignored */
 };
 
 void known_init(struct known *k);
 void known_clear(struct known *k);
 int known_add(struct known *k, const uint8_t tbs[32], const char *origin);
 const char *known_find(struct known *k, const uint8_t tbs[32]);
-const struct names_watch *verdict_match(const struct names_watch *w,
-    size_t nw, const struct cert_name *names, size_t n_names,
-    enum names_match *why);
+const struct names_watch *verdict_match(const struct names_watch *w, size_t nw,
+    const struct cert_name *names, size_t n_names, enum names_match *why);
 /* Judges every record of seen against the known set, into out. */
 int verdict_run(const struct verdict_opts *o, struct known *known,
     const struct store *seen, struct output *out, struct verdict_counts *vc);

@@ -97,8 +97,8 @@ verdict_match(const struct names_watch *w, size_t nw,
 				items[k].name = names[i + k].name;
 				items[k].len = names[i + k].len;
 			}
-			*why = names_cert_matches(&w[j], items, m, NULL, 0,
-			    NULL);
+			*why =
+			    names_cert_matches(&w[j], items, m, NULL, 0, NULL);
 			if (*why != NAMES_NO_MATCH)
 				return &w[j];
 		}
@@ -129,8 +129,8 @@ names_text(const struct cert_name *names, size_t n, char *out, size_t outsz)
 	out[0] = '\0';
 	for (i = 0; i < n && o + 8 < outsz; i++) {
 		util_sanitize(names[i].name, names[i].len, one, sizeof(one));
-		o += (size_t)snprintf(out + o, outsz - o, "%s%s",
-		    i ? ", " : "", one);
+		o += (size_t)snprintf(out + o, outsz - o, "%s%s", i ? ", " : "",
+		    one);
 		if (o >= outsz)
 			o = outsz - 1;
 	}
@@ -175,20 +175,22 @@ report_unknown(struct judge *j, const struct store_rec *r, bool untrusted,
 		cert_free(c);
 	}
 	unproven = !untrusted && j->o != NULL && j->o->unproven_agent != NULL;
-	st = untrusted ? OUTPUT_CRITICAL :
-	    unproven   ? j->o->unproven_state :
-	    young      ? OUTPUT_WARNING :
-			 OUTPUT_CRITICAL;
+	st = untrusted ? OUTPUT_CRITICAL
+	    : unproven ? j->o->unproven_state
+	    : young    ? OUTPUT_WARNING
+	               : OUTPUT_CRITICAL;
 	output_add(j->out, st,
 	    "%s %s (%s) tbs %s serial %s issuer \"%s\" for %s, "
 	    "notBefore %s: %s%s%s",
-	    untrusted ? "untrusted" : young ? "new" : "unknown",
+	    untrusted   ? "untrusted"
+	        : young ? "new"
+	                : "unknown",
 	    r->precert ? "precertificate" : "certificate", src, tbs, serial,
 	    issuer, names, nb,
-	    untrusted ? "not signed by a trusted issuer and on no server" :
-	    unproven  ? "on no server that answered; may be on " :
-	    young     ? "on no server yet (within the grace period)" :
-			"on no server",
+	    untrusted      ? "not signed by a trusted issuer and on no server"
+	        : unproven ? "on no server that answered; may be on "
+	        : young    ? "on no server yet (within the grace period)"
+	                   : "on no server",
 	    unproven ? j->o->unproven_agent : "",
 	    unproven ? ", which could not be asked" : "");
 }
@@ -203,7 +205,7 @@ judge_one(const struct store_rec *r, void *arg)
 	bool untrusted = false, young;
 
 	if (verdict_match(o->watches, o->n_watches, r->names, r->n_names,
-		&why) == NULL)
+	        &why) == NULL)
 		return 0;
 	if (r->is_ca)
 		return 0;
@@ -221,7 +223,8 @@ judge_one(const struct store_rec *r, void *arg)
 			/* A record we cannot read back: say so, fail safe. */
 			untrusted = true;
 		} else {
-			untrusted = !issuer_trusted(c, o->trusted, o->n_trusted);
+			untrusted =
+			    !issuer_trusted(c, o->trusted, o->n_trusted);
 			cert_free(c);
 		}
 	}
@@ -244,7 +247,7 @@ int
 verdict_run(const struct verdict_opts *o, struct known *known,
     const struct store *seen, struct output *out, struct verdict_counts *vc)
 {
-	struct judge j = { o, known, vc, out, seen };
+	struct judge j = {o, known, vc, out, seen};
 
 	memset(vc, 0, sizeof(*vc));
 	return store_foreach(seen, judge_one, &j);

@@ -58,11 +58,11 @@ log_key_load(const char *path, struct log_key *lk)
 	word32 idx = 0;
 	int rc, n;
 
-	if ((rc = util_read_file(path, MKCT_MAX_KEY_FILE_BYTES, &text,
-		 &len)) != 0)
+	if ((rc = util_read_file(path, MKCT_MAX_KEY_FILE_BYTES, &text, &len)) !=
+	    0)
 		return rc;
-	rc = util_pem_next((const char *)text, len, &off, label,
-	    sizeof(label), &der, &der_len);
+	rc = util_pem_next((const char *)text, len, &off, label, sizeof(label),
+	    &der, &der_len);
 	free(text);
 	if (rc != 0)
 		return rc;
@@ -74,8 +74,7 @@ log_key_load(const char *path, struct log_key *lk)
 		}
 	}
 	if (wc_ecc_init(&lk->key) != 0 ||
-	    wc_EccPrivateKeyDecode(der, &idx, &lk->key, (word32)der_len) !=
-		0) {
+	    wc_EccPrivateKeyDecode(der, &idx, &lk->key, (word32)der_len) != 0) {
 		rc = CT_ERR_FORMAT;
 		goto out;
 	}
@@ -108,8 +107,8 @@ sct_make(struct log_key *lk, WC_RNG *rng, const struct ct_leaf *leaf,
 	if ((rc = ct_leaf_encode(leaf, &signed_data)) != 0)
 		goto out;
 	if (wc_SignatureGenerate(WC_HASH_TYPE_SHA256, WC_SIGNATURE_TYPE_ECC,
-		signed_data.data, (word32)signed_data.len, sig, &sig_len,
-		&lk->key, sizeof(lk->key), rng) != 0) {
+	        signed_data.data, (word32)signed_data.len, sig, &sig_len,
+	        &lk->key, sizeof(lk->key), rng) != 0) {
 		rc = CT_ERR_CRYPTO;
 		goto out;
 	}
@@ -197,13 +196,13 @@ static int
 cmd_sct(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "log-key", required_argument, NULL, 'k' },
-		{ "tiled-log-key", required_argument, NULL, 'T' },
-		{ "issuer", required_argument, NULL, 'i' },
-		{ "timestamp", required_argument, NULL, 't' },
-		{ "leaf-index", required_argument, NULL, 'l' },
-		{ "corrupt", no_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
+	    {"log-key", required_argument, NULL, 'k'},
+	    {"tiled-log-key", required_argument, NULL, 'T'},
+	    {"issuer", required_argument, NULL, 'i'},
+	    {"timestamp", required_argument, NULL, 't'},
+	    {"leaf-index", required_argument, NULL, 'l'},
+	    {"corrupt", no_argument, NULL, 'c'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct log_key logs[MKCT_MAX_LOGS];
 	struct ct_cert *pre = NULL, *issuer = NULL;
@@ -226,8 +225,9 @@ cmd_sct(int argc, char **argv)
 		case 'T':
 			if (nlogs == MKCT_MAX_LOGS ||
 			    log_key_load(optarg, &logs[nlogs]) != 0) {
-				fprintf(stderr, "mkct: %s: not an EC private "
-						"key (or too many)\n",
+				fprintf(stderr,
+				    "mkct: %s: not an EC private "
+				    "key (or too many)\n",
 				    optarg);
 				return 1;
 			}
@@ -238,12 +238,12 @@ cmd_sct(int argc, char **argv)
 			break;
 		case 't':
 			if (util_parse_u64(optarg, strlen(optarg), UINT64_MAX,
-				&ts) != 0)
+			        &ts) != 0)
 				usage();
 			break;
 		case 'l':
 			if (util_parse_u64(optarg, strlen(optarg),
-				0xffffffffffULL, &leaf_index) != 0)
+			        0xffffffffffULL, &leaf_index) != 0)
 				usage();
 			break;
 		case 'c':
