@@ -1390,24 +1390,6 @@ json_w_finish(struct json_writer *w, bool newline)
 	return 0;
 }
 
-/* Sets why (if any) to a sanitised, formatted reason. */
-static void why_set(char *why, size_t whysz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-why_set(char *why, size_t whysz, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	if (why == NULL || whysz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	util_sanitize(msg, strlen(msg), why, whysz);
-}
-
 int
 json_parse_array_body(const char *body, size_t len, size_t max_bytes,
     struct json_doc **out, char *why, size_t whysz)
@@ -1427,25 +1409,25 @@ json_parse_array_body(const char *body, size_t len, size_t max_bytes,
 		    body[i] != '\r')
 			break;
 	if (i == len) {
-		why_set(why, whysz, "empty response");
+		util_why(why, whysz, "empty response");
 		return CT_ERR_TRUNCATED;
 	}
 	if (body[i] == '<') {
-		why_set(why, whysz, "response is HTML, not JSON");
+		util_why(why, whysz, "response is HTML, not JSON");
 		return CT_ERR_FORMAT;
 	}
 	if ((rc = json_parse(body, len, &lim, &d)) != 0) {
 		if (rc == CT_ERR_TRUNCATED)
-			why_set(why, whysz, "response is cut short");
+			util_why(why, whysz, "response is cut short");
 		else if (rc == CT_ERR_TOO_BIG)
-			why_set(why, whysz, "response over the JSON caps");
+			util_why(why, whysz, "response over the JSON caps");
 		else
-			why_set(why, whysz, "response is not JSON (%s)",
+			util_why(why, whysz, "response is not JSON (%s)",
 			    ct_strerror(rc));
 		return rc;
 	}
 	if (json_type(d, JSON_ROOT) != JSON_ARRAY) {
-		why_set(why, whysz, "response is a JSON %s, not an array",
+		util_why(why, whysz, "response is a JSON %s, not an array",
 		    json_type_names[json_type(d, JSON_ROOT)]);
 		json_free(d);
 		return CT_ERR_FORMAT;

@@ -606,6 +606,20 @@ util_sanitize(const char *in, size_t n, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
+void
+util_why(char *why, size_t whysz, const char *fmt, ...)
+{
+	char msg[UTIL_WHY_MAX_BYTES];
+	va_list ap;
+
+	if (why == NULL || whysz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	util_sanitize(msg, strlen(msg), why, whysz);
+}
+
 int
 util_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out)
 {

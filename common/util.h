@@ -114,6 +114,14 @@ int64_t util_now_ms(void);
  */
 void util_sanitize(const char *in, size_t n, char *out, size_t outsz);
 
+/*
+ * Formats a reason into why (whysz bytes; nothing when why is NULL),
+ * passed through util_sanitize: reasons may quote untrusted text.
+ */
+#define UTIL_WHY_MAX_BYTES 4352 /* formatted before the cut to whysz */
+void util_why(char *why, size_t whysz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Parses a whole decimal string with range checks (no atoi). */
 int util_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
 

@@ -36,24 +36,6 @@ const char *const certspotter_status_names[CERTSPOTTER__MAX] = {
     [CERTSPOTTER_MISMATCH] = "mismatch",
 };
 
-static void why_set(char *why, size_t whysz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Formats into why, sanitised. */
-static void
-why_set(char *why, size_t whysz, const char *fmt, ...)
-{
-	char msg[CERTSPOTTER_ERROR_LEN + CERTSPOTTER_REASON_LEN];
-	va_list ap;
-
-	if (why == NULL || whysz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	util_sanitize(msg, strlen(msg), why, whysz);
-}
-
 /* ------------------------------------------------------------ parser */
 
 void
@@ -107,10 +89,10 @@ member(const struct json_doc *d, int o, const char *key, bool required,
 	if (t >= 0 && nullable && json_type(d, t) == JSON_NULL)
 		t = CT_ERR_NOT_FOUND;
 	if (t == CT_ERR_NOT_FOUND && required)
-		why_set(w->why, w->whysz, "issuance %zu: no %s%s", w->i, w->obj,
+		util_why(w->why, w->whysz, "issuance %zu: no %s%s", w->i, w->obj,
 		    key);
 	else if (t < 0 && t != CT_ERR_NOT_FOUND)
-		why_set(w->why, w->whysz, "issuance %zu: %s%s appears twice",
+		util_why(w->why, w->whysz, "issuance %zu: %s%s appears twice",
 		    w->i, w->obj, key);
 	if (t == CT_ERR_NOT_FOUND && required)
 		return CT_ERR_FORMAT;
@@ -120,7 +102,7 @@ member(const struct json_doc *d, int o, const char *key, bool required,
 static int
 type_error(const struct cs_where *w, const char *key, const char *what)
 {
-	why_set(w->why, w->whysz, "issuance %zu: %s%s is not %s", w->i, w->obj,
+	util_why(w->why, w->whysz, "issuance %zu: %s%s is not %s", w->i, w->obj,
 	    key, what);
 	return CT_ERR_FORMAT;
 }
@@ -429,7 +411,7 @@ parse_issuance(const struct json_doc *d, int o, size_t i,
 	int t, rc;
 
 	if (json_type(d, o) != JSON_OBJECT) {
-		why_set(why, whysz, "issuance %zu is not an object", i);
+		util_why(why, whysz, "issuance %zu is not an object", i);
 		return CT_ERR_FORMAT;
 	}
 	if ((rc = get_id(d, o, &it->id, &w)) != 0 ||
@@ -485,7 +467,7 @@ certspotter_parse(const char *body, size_t len, struct certspotter_page *out,
 		return rc;
 	n = (size_t)json_size(d, JSON_ROOT);
 	if (n > CERTSPOTTER_MAX_PAGE_ITEMS) {
-		why_set(why, whysz, "over %d issuances in one response",
+		util_why(why, whysz, "over %d issuances in one response",
 		    CERTSPOTTER_MAX_PAGE_ITEMS);
 		rc = CT_ERR_TOO_BIG;
 		goto out;
@@ -503,7 +485,7 @@ certspotter_parse(const char *body, size_t len, struct certspotter_page *out,
 	}
 out:
 	if (rc == CT_ERR_NOMEM)
-		why_set(why, whysz, "out of memory");
+		util_why(why, whysz, "out of memory");
 	json_free(d);
 	if (rc != 0)
 		certspotter_page_clear(out);

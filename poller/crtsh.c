@@ -32,24 +32,6 @@ const char *const crtsh_entry_status_names[CRTSH_ENTRY__MAX] = {
     [CRTSH_ENTRY_MISMATCH] = "mismatch",
 };
 
-static void why_set(char *why, size_t whysz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Formats into why, sanitised (crt.sh texts may appear in it). */
-static void
-why_set(char *why, size_t whysz, const char *fmt, ...)
-{
-	char msg[CRTSH_ERROR_LEN + CRTSH_REASON_LEN];
-	va_list ap;
-
-	if (why == NULL || whysz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	util_sanitize(msg, strlen(msg), why, whysz);
-}
-
 /* ------------------------------------------------------------ URLs */
 
 static bool
@@ -212,9 +194,9 @@ member(const struct json_doc *d, int o, const char *key, size_t i, char *why,
 	int t = json_obj_get(d, o, key);
 
 	if (t == CT_ERR_NOT_FOUND)
-		why_set(why, whysz, "row %zu: no %s", i, key);
+		util_why(why, whysz, "row %zu: no %s", i, key);
 	else if (t < 0)
-		why_set(why, whysz, "row %zu: %s appears twice", i, key);
+		util_why(why, whysz, "row %zu: %s appears twice", i, key);
 	return t < 0 ? CT_ERR_FORMAT : t;
 }
 
@@ -281,14 +263,14 @@ get_text(const struct json_doc *d, int o, const char *key, bool nullable,
 	if (nullable && json_type(d, t) == JSON_NULL)
 		return 0;
 	if (json_type(d, t) != JSON_STRING) {
-		why_set(why, whysz, "row %zu: %s is not a string", i, key);
+		util_why(why, whysz, "row %zu: %s is not a string", i, key);
 		return CT_ERR_FORMAT;
 	}
 	rc = str_alloc(d, t, max, out, outlen);
 	if (rc == CT_ERR_TOO_BIG)
-		why_set(why, whysz, "row %zu: %s over %zu bytes", i, key, max);
+		util_why(why, whysz, "row %zu: %s over %zu bytes", i, key, max);
 	else if (rc != 0)
-		why_set(why, whysz, "row %zu: %s: %s", i, key, ct_strerror(rc));
+		util_why(why, whysz, "row %zu: %s: %s", i, key, ct_strerror(rc));
 	return rc;
 }
 
@@ -301,11 +283,11 @@ get_num(const struct json_doc *d, int o, const char *key, size_t i,
 	if ((t = member(d, o, key, i, why, whysz)) < 0)
 		return t;
 	if (json_type(d, t) != JSON_NUMBER) {
-		why_set(why, whysz, "row %zu: %s is not a number", i, key);
+		util_why(why, whysz, "row %zu: %s is not a number", i, key);
 		return CT_ERR_FORMAT;
 	}
 	if ((rc = json_get_u64(d, t, out)) != 0) {
-		why_set(why, whysz, "row %zu: %s is not a whole number", i,
+		util_why(why, whysz, "row %zu: %s is not a whole number", i,
 		    key);
 		return CT_ERR_FORMAT;
 	}
@@ -341,12 +323,12 @@ get_time(const struct json_doc *d, int o, const char *key, bool nullable,
 	if (nullable && json_type(d, t) == JSON_NULL)
 		return 0;
 	if (json_type(d, t) != JSON_STRING) {
-		why_set(why, whysz, "row %zu: %s is not a string", i, key);
+		util_why(why, whysz, "row %zu: %s is not a string", i, key);
 		return CT_ERR_FORMAT;
 	}
 	if (str_copy(d, t, buf, sizeof(buf), &n) != 0 ||
 	    parse_time(buf, n, out) != 0) {
-		why_set(why, whysz, "row %zu: %s is not a time", i, key);
+		util_why(why, whysz, "row %zu: %s is not a time", i, key);
 		return CT_ERR_FORMAT;
 	}
 	*have = true;
@@ -363,7 +345,7 @@ get_serial(const struct json_doc *d, int o, size_t i, char *out, char *why,
 	if ((t = member(d, o, "serial_number", i, why, whysz)) < 0)
 		return t;
 	if (json_type(d, t) != JSON_STRING) {
-		why_set(why, whysz, "row %zu: serial_number is not a string",
+		util_why(why, whysz, "row %zu: serial_number is not a string",
 		    i);
 		return CT_ERR_FORMAT;
 	}
@@ -381,7 +363,7 @@ get_serial(const struct json_doc *d, int o, size_t i, char *out, char *why,
 	return 0;
 bad:
 	out[0] = '\0';
-	why_set(why, whysz, "row %zu: serial_number is not a hex serial", i);
+	util_why(why, whysz, "row %zu: serial_number is not a hex serial", i);
 	return CT_ERR_FORMAT;
 }
 
@@ -420,7 +402,7 @@ parse_row(const struct json_doc *d, int o, size_t i, struct crtsh_row *row,
 	int rc, t;
 
 	if (json_type(d, o) != JSON_OBJECT) {
-		why_set(why, whysz, "row %zu is not an object", i);
+		util_why(why, whysz, "row %zu is not an object", i);
 		return CT_ERR_FORMAT;
 	}
 	if ((rc = get_num(d, o, "id", i, &row->id, why, whysz)) != 0 ||
@@ -443,20 +425,20 @@ parse_row(const struct json_doc *d, int o, size_t i, struct crtsh_row *row,
 	    (rc = get_serial(d, o, i, row->serial, why, whysz)) != 0)
 		return rc;
 	if (row->id == 0) {
-		why_set(why, whysz, "row %zu: id is 0", i);
+		util_why(why, whysz, "row %zu: id is 0", i);
 		return CT_ERR_FORMAT;
 	}
 	t = json_obj_get(d, o, "result_count");
 	if (t >= 0 && json_get_u64(d, t, &u) != 0) {
-		why_set(why, whysz, "row %zu: result_count is not a number", i);
+		util_why(why, whysz, "row %zu: result_count is not a number", i);
 		return CT_ERR_FORMAT;
 	}
 	if (t < 0 && t != CT_ERR_NOT_FOUND) {
-		why_set(why, whysz, "row %zu: result_count appears twice", i);
+		util_why(why, whysz, "row %zu: result_count appears twice", i);
 		return CT_ERR_FORMAT;
 	}
 	if ((rc = split_names(row)) != 0)
-		why_set(why, whysz, "out of memory");
+		util_why(why, whysz, "out of memory");
 	return rc;
 }
 
@@ -497,7 +479,7 @@ crtsh_parse(const char *body, size_t len, struct crtsh_rows *out, char *why,
 		nsent = CRTSH_MAX_ROWS;
 	if (nsent > 0 &&
 	    (out->rows = calloc(nsent, sizeof(*out->rows))) == NULL) {
-		why_set(why, whysz, "out of memory");
+		util_why(why, whysz, "out of memory");
 		rc = CT_ERR_NOMEM;
 		goto out;
 	}
@@ -622,7 +604,7 @@ row_check(const struct crtsh_row *row, const struct facts *f, const char *whose,
 	a = serial_trim(f->serial, &an);
 	b = serial_trim(row->serial, &bn);
 	if (f->serial_cut || an != bn || !mem_case_eq(a, b, an)) {
-		why_set(why, whysz,
+		util_why(why, whysz,
 		    "crt.sh id %llu: %s serial %s differs from the row's %s",
 		    id, whose, f->serial, row->serial);
 		return CT_ERR_FORMAT;
@@ -632,7 +614,7 @@ row_check(const struct crtsh_row *row, const struct facts *f, const char *whose,
 		nb = f->not_before != row->not_before;
 		util_time_rfc3339(nb ? f->not_before : f->not_after, tn);
 		util_time_rfc3339(nb ? row->not_before : row->not_after, tr);
-		why_set(why, whysz,
+		util_why(why, whysz,
 		    "crt.sh id %llu: %s %s %s differs from the row's %s", id,
 		    whose, nb ? "notBefore" : "notAfter", tn, tr);
 		return CT_ERR_FORMAT;
@@ -640,7 +622,7 @@ row_check(const struct crtsh_row *row, const struct facts *f, const char *whose,
 	for (i = 0; i < row->n_names; i++)
 		if (!facts_have_name(f, row->names[i].name,
 		        row->names[i].len)) {
-			why_set(why, whysz,
+			util_why(why, whysz,
 			    "crt.sh id %llu: row name %.*s is not in the %s",
 			    id,
 			    (int)(row->names[i].len > 255 ? 255
@@ -671,14 +653,14 @@ crtsh_verify_download(const struct crtsh_row *row, const uint8_t *body,
 	*cert = NULL;
 	id = (unsigned long long)row->id;
 	if ((rc = cert_parse_buf(body, len, &v, &n)) != 0) {
-		why_set(why, whysz,
+		util_why(why, whysz,
 		    "crt.sh id %llu: download is not a certificate (%s)", id,
 		    ct_strerror(rc));
 		return rc == CT_ERR_NOMEM ? rc : CT_ERR_FORMAT;
 	}
 	rc = CT_ERR_FORMAT;
 	if (n != 1) {
-		why_set(why, whysz,
+		util_why(why, whysz,
 		    "crt.sh id %llu: download holds %zu certificates, not 1",
 		    id, n);
 		goto out;
@@ -1096,7 +1078,7 @@ crtsh_entry_load(struct crtsh_query *q, struct crtsh_entry *e, char *why,
 	if (q->state == NULL ||
 	    (rc = state_read(q->state, path, CRTSH_MAX_CERT_BODY_BYTES, &buf,
 	         &len)) != 0) {
-		why_set(why, whysz,
+		util_why(why, whysz,
 		    "crt.sh id %llu: the cached certificate cannot be read",
 		    (unsigned long long)e->row.id);
 		return CT_ERR_NOT_FOUND;
@@ -1107,7 +1089,7 @@ crtsh_entry_load(struct crtsh_query *q, struct crtsh_entry *e, char *why,
 		return rc;
 	if (memcmp(c->tbs_sha256, e->tbs_sha256, 32) != 0) {
 		cert_free(c);
-		why_set(why, whysz,
+		util_why(why, whysz,
 		    "crt.sh id %llu: the cached certificate is not the one "
 		    "summarised",
 		    (unsigned long long)e->row.id);
@@ -1297,7 +1279,7 @@ on_download(struct http_response *resp, void *arg)
 	run->inflight--;
 	if (resp->status != 0) {
 		e->status = CRTSH_ENTRY_DOWNLOAD_FAILED;
-		why_set(e->reason, sizeof(e->reason), "crt.sh id %llu: %s",
+		util_why(e->reason, sizeof(e->reason), "crt.sh id %llu: %s",
 		    (unsigned long long)e->row.id, resp->error);
 	} else if ((rc = crtsh_verify_download(&e->row, resp->body, resp->len,
 	                &e->cert, e->reason, sizeof(e->reason))) != 0) {

@@ -41,23 +41,6 @@ struct state_lock {
 	int fd;
 };
 
-static void why_set(char *why, size_t whysz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-why_set(char *why, size_t whysz, const char *fmt, ...)
-{
-	char msg[STATE_WHY_LEN + STATE_MAX_DIR_BYTES];
-	va_list ap;
-
-	if (why == NULL || whysz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	util_sanitize(msg, strlen(msg), why, whysz);
-}
-
 static int
 err_from_errno(int e)
 {
@@ -148,23 +131,23 @@ check_dir(int fd, const char *dir, char *why, size_t whysz)
 	struct stat sb;
 
 	if (fstat(fd, &sb) != 0) {
-		why_set(why, whysz, "state directory %s: %s", dir,
+		util_why(why, whysz, "state directory %s: %s", dir,
 		    strerror(errno));
 		return CT_ERR_IO;
 	}
 	if (!S_ISDIR(sb.st_mode)) {
-		why_set(why, whysz, "state directory %s is not a directory",
+		util_why(why, whysz, "state directory %s is not a directory",
 		    dir);
 		return CT_ERR_FORMAT;
 	}
 	if (sb.st_uid != geteuid()) {
-		why_set(why, whysz,
+		util_why(why, whysz,
 		    "state directory %s is owned by uid %lu, not by uid %lu",
 		    dir, (unsigned long)sb.st_uid, (unsigned long)geteuid());
 		return CT_ERR_AUTH;
 	}
 	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-		why_set(why, whysz,
+		util_why(why, whysz,
 		    "state directory %s is group- or world-writable "
 		    "(mode %04o)",
 		    dir, (unsigned)(sb.st_mode & 07777));
@@ -185,18 +168,18 @@ state_open(const char *dir, struct state **out, char *why, size_t whysz)
 		why[0] = '\0';
 	if (dir == NULL || out == NULL || dir[0] == '\0' ||
 	    strlen(dir) > STATE_MAX_DIR_BYTES) {
-		why_set(why, whysz, "state directory: bad path");
+		util_why(why, whysz, "state directory: bad path");
 		return CT_ERR_INVALID;
 	}
 	*out = NULL;
 	if (lstat(dir, &sb) != 0) {
 		if (errno != ENOENT) {
-			why_set(why, whysz, "state directory %s: %s", dir,
+			util_why(why, whysz, "state directory %s: %s", dir,
 			    strerror(errno));
 			return CT_ERR_IO;
 		}
 		if ((rc = mkdir_parents(dir)) != 0) {
-			why_set(why, whysz,
+			util_why(why, whysz,
 			    "cannot create state directory "
 			    "%s: %s",
 			    dir, strerror(errno));
@@ -204,18 +187,18 @@ state_open(const char *dir, struct state **out, char *why, size_t whysz)
 		}
 		created = true;
 	} else if (S_ISLNK(sb.st_mode)) {
-		why_set(why, whysz, "state directory %s is a symbolic link",
+		util_why(why, whysz, "state directory %s is a symbolic link",
 		    dir);
 		return CT_ERR_FORMAT;
 	} else if (!S_ISDIR(sb.st_mode)) {
-		why_set(why, whysz, "state directory %s is not a directory",
+		util_why(why, whysz, "state directory %s is not a directory",
 		    dir);
 		return CT_ERR_FORMAT;
 	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		rc = err_from_errno(errno);
-		why_set(why, whysz, "state directory %s: %s", dir,
+		util_why(why, whysz, "state directory %s: %s", dir,
 		    strerror(errno));
 		if (rc == CT_ERR_NOT_FOUND)
 			rc = CT_ERR_IO;
@@ -223,7 +206,7 @@ state_open(const char *dir, struct state **out, char *why, size_t whysz)
 	}
 	/* The umask may have narrowed mkdir's mode; 0700 is wanted. */
 	if (created && fchmod(fd, DIR_MODE) != 0) {
-		why_set(why, whysz, "state directory %s: %s", dir,
+		util_why(why, whysz, "state directory %s: %s", dir,
 		    strerror(errno));
 		rc = CT_ERR_IO;
 		goto out;
@@ -232,7 +215,7 @@ state_open(const char *dir, struct state **out, char *why, size_t whysz)
 		goto out;
 	if ((st = calloc(1, sizeof(*st))) == NULL ||
 	    (st->path = strdup(dir)) == NULL) {
-		why_set(why, whysz, "out of memory");
+		util_why(why, whysz, "out of memory");
 		rc = CT_ERR_NOMEM;
 		goto out;
 	}

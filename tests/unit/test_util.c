@@ -939,6 +939,19 @@ START_TEST(test_buf_put_be)
 }
 END_TEST
 
+START_TEST(test_why)
+{
+	char why[16];
+
+	util_why(NULL, 0, "ignored %d", 1); /* no target: nothing happens */
+	util_why(why, sizeof(why), "a|b %s", "c\nd");
+	ck_assert_str_eq(why, "a?b c?d");
+	util_why(why, sizeof(why), "%s", "0123456789abcdefghij");
+	ck_assert_uint_eq(strlen(why), sizeof(why) - 1);
+	ck_assert_str_eq(why + sizeof(why) - 4, "...");
+}
+END_TEST
+
 static Suite *
 util_suite(void)
 {
@@ -984,6 +997,7 @@ util_suite(void)
 	tcase_add_test(tc, test_parse_u64);
 	tcase_add_test(tc, test_ct_equal_zero);
 	tcase_add_test(tc, test_buf_put_be);
+	tcase_add_test(tc, test_why);
 	suite_add_tcase(s, tc);
 	return s;
 }
