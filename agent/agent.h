@@ -208,6 +208,7 @@ struct ops_cached {
 	size_t arg_len;
 	uint8_t *body;
 	size_t len;
+	uint8_t digest[PROTO_BODY_DIGEST_BYTES]; /* proto_body_digest(body) */
 	uint64_t used; /* ops_cache.clock at the last use */
 };
 
@@ -301,12 +302,13 @@ int learn_import(const struct agent_conf *conf, char *const *files, size_t n);
  * Answers a verified request. For PROTO_OK, *body and *len are the JSON:
  * either in own (initialised here; the caller clears it) or borrowed
  * from the answer cache, valid until the next call of ops_answer or
- * ops_cache_clear and until the loop runs again (a scan may drop it).
+ * ops_cache_clear and until the loop runs again (a scan may drop it);
+ * *digest is then the body's proto_body_digest, kept with it (else NULL).
  * Another status comes with *reason set.
  */
 enum proto_status ops_answer(struct agent *a, const struct proto_request *req,
     struct util_buf *own, const uint8_t **body, size_t *len,
-    const char **reason);
+    const uint8_t **digest, const char **reason);
 /* Frees every kept answer (shutdown). */
 void ops_cache_clear(struct agent *a);
 

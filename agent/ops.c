@@ -359,7 +359,10 @@ cache_put(struct ops_cache *oc, const char *arg, size_t arg_len,
 	struct ops_cached *e, *lru;
 	size_t i;
 
-	if (body->len > OPS_CACHE_MAX_ENTRY_BYTES)
+	uint8_t digest[PROTO_BODY_DIGEST_BYTES];
+
+	if (body->len > OPS_CACHE_MAX_ENTRY_BYTES ||
+	    proto_body_digest(body->data, body->len, digest) != 0)
 		return NULL;
 	for (;;) {
 		e = lru = NULL;
@@ -384,6 +387,7 @@ cache_put(struct ops_cache *oc, const char *arg, size_t arg_len,
 	e->arg_len = arg_len;
 	memcpy(e->body, body->data, body->len);
 	e->len = body->len;
+	memcpy(e->digest, digest, sizeof(digest));
 	e->used = ++oc->clock;
 	oc->bytes += e->len;
 	return e;
@@ -395,7 +399,7 @@ cache_put(struct ops_cache *oc, const char *arg, size_t arg_len,
 static int
 certs_cached(struct agent *a, const struct proto_request *req,
     struct util_buf *own, const uint8_t **body, size_t *len,
-    const char **reason)
+    const uint8_t **digest, const char **reason)
 {
 	struct ops_cache *oc = &a->answers;
 	struct ops_cached *e;
@@ -416,13 +420,14 @@ certs_cached(struct agent *a, const struct proto_request *req,
 	}
 	*body = e->body;
 	*len = e->len;
+	*digest = e->digest;
 	return 0;
 }
 
 enum proto_status
 ops_answer(struct agent *a, const struct proto_request *req,
     struct util_buf *own, const uint8_t **body, size_t *len,
-    const char **reason)
+    const uint8_t **digest, const char **reason)
 {
 	struct json_writer w;
 	int rc;
@@ -430,6 +435,7 @@ ops_answer(struct agent *a, const struct proto_request *req,
 	util_buf_init(own, body_max(a));
 	*body = NULL;
 	*len = 0;
+	*digest = NULL;
 	*reason = NULL;
 	switch (req->op) {
 	case PROTO_OP_INFO:
@@ -440,7 +446,7 @@ ops_answer(struct agent *a, const struct proto_request *req,
 		}
 		break;
 	case PROTO_OP_CERTS:
-		rc = certs_cached(a, req, own, body, len, reason);
+		rc = certs_cached(a, req, own, body, len, digest, reason);
 		break;
 	default:
 		*reason = "unknown operation";
@@ -451,6 +457,7 @@ ops_answer(struct agent *a, const struct proto_request *req,
 	util_buf_clear(own);
 	*body = NULL;
 	*len = 0;
+	*digest = NULL;
 	if (rc == CT_ERR_FORMAT && *reason != NULL)
 		return PROTO_BAD_REQUEST;
 	if (rc == CT_ERR_TOO_BIG) {

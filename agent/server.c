@@ -138,6 +138,7 @@ log_outcome(struct conn *c, const struct outcome *o)
 struct answer {
 	const uint8_t *body; /* in own, or in the agent's answer cache */
 	size_t len;
+	const uint8_t *digest; /* kept with a cached body, or NULL */
 	struct util_buf *own;
 };
 
@@ -156,7 +157,7 @@ respond(struct conn *c, enum proto_status status, const uint8_t *req,
 	struct agent *a = c->a;
 	struct util_buf out;
 	uint8_t hdr[PROTO_FRAME_HEADER_BYTES];
-	const uint8_t *body = (const uint8_t *)reason;
+	const uint8_t *body = (const uint8_t *)reason, *digest = NULL;
 	size_t body_len = reason != NULL ? strlen(reason) : 0;
 	int rc;
 
@@ -167,9 +168,10 @@ respond(struct conn *c, enum proto_status status, const uint8_t *req,
 	if (json != NULL) {
 		body = json->body;
 		body_len = json->len;
+		digest = json->digest;
 	}
-	rc = proto_response_encode(&a->key, status, req, req_len, nonce,
-	    a->conf.name, util_now(), body, body_len, &out);
+	rc = proto_response_encode_digest(&a->key, status, req, req_len, nonce,
+	    a->conf.name, util_now(), body, body_len, digest, &out);
 	if (json != NULL)
 		util_buf_clear(json->own);
 	if (rc == 0)
@@ -251,8 +253,8 @@ handle_request(struct conn *c, const uint8_t *p, size_t len)
 		o.status = PROTO_BUSY;
 		o.reason = "too many requests from this address; try later";
 	} else if ((o.status = verify(c, &req, &o.reason)) == PROTO_OK) {
-		o.status =
-		    ops_answer(a, &req, &body, &ans.body, &ans.len, &o.reason);
+		o.status = ops_answer(a, &req, &body, &ans.body, &ans.len,
+		    &ans.digest, &o.reason);
 	}
 	if (o.status == PROTO_OK) {
 		o.body_len = ans.len;

@@ -43,27 +43,117 @@ set_reason(const char **reason, const char *text)
 		*reason = text;
 }
 
+/*
+ * One DRBG per thread, seeded on first use and again in a forked child
+ * (which must not repeat its parent's output): a new WC_RNG runs
+ * wolfCrypt's health test, which costs more than a nonce's worth of
+ * output, and a short-lived ctctl wants a few of them.
+ */
+struct kept_rng {
+	WC_RNG rng;
+	pid_t pid; /* 0: not initialised */
+};
+
+static _Thread_local struct kept_rng kept_rng;
+
+int
+keys_rng(WC_RNG **out)
+{
+	struct kept_rng *k = &kept_rng;
+	pid_t pid = getpid();
+
+	if (k->pid != pid) {
+		if (k->pid != 0)
+			wc_FreeRng(&k->rng);
+		k->pid = 0;
+		if (wc_InitRng(&k->rng) != 0)
+			return CT_ERR_CRYPTO;
+		k->pid = pid;
+	}
+	*out = &k->rng;
+	return 0;
+}
+
 int
 keys_random(void *p, size_t n)
 {
-	WC_RNG rng;
+	WC_RNG *rng;
 	uint8_t *out = p;
 	size_t chunk;
-	int rc = 0;
 
-	if (wc_InitRng(&rng) != 0)
+	if (keys_rng(&rng) != 0)
 		return CT_ERR_CRYPTO;
 	while (n > 0) {
 		chunk = n < RNG_CHUNK_BYTES ? n : RNG_CHUNK_BYTES;
-		if (wc_RNG_GenerateBlock(&rng, out, (word32)chunk) != 0) {
-			rc = CT_ERR_CRYPTO;
-			break;
-		}
+		if (wc_RNG_GenerateBlock(rng, out, (word32)chunk) != 0)
+			return CT_ERR_CRYPTO;
 		out += chunk;
 		n -= chunk;
 	}
-	wc_FreeRng(&rng);
+	return 0;
+}
+
+/*
+ * Pairs whose public half was seen to belong to the seed, in this thread:
+ * a digest of each (never the secret itself), so that importing a pair
+ * again (for the TLS key, for each signature) need not repeat the scalar
+ * multiplication that checks it. A few slots, the oldest replaced.
+ */
+#define CHECKED_PAIRS 4
+#define CHECKED_DOMAIN "ct keys checked pair"
+
+struct checked_pairs {
+	uint8_t digest[CHECKED_PAIRS][WC_SHA256_DIGEST_SIZE];
+	unsigned n;    /* slots in use */
+	unsigned next; /* the slot to replace next */
+};
+
+static _Thread_local struct checked_pairs checked_pairs;
+
+static int
+pair_digest(const struct keys_ed25519 *key, uint8_t out[WC_SHA256_DIGEST_SIZE])
+{
+	wc_Sha256 h;
+	int rc = CT_ERR_CRYPTO;
+
+	if (wc_InitSha256(&h) != 0)
+		return CT_ERR_CRYPTO;
+	if (wc_Sha256Update(&h, (const byte *)CHECKED_DOMAIN,
+	        sizeof(CHECKED_DOMAIN)) == 0 &&
+	    wc_Sha256Update(&h, key->priv, KEYS_PRIV_BYTES) == 0 &&
+	    wc_Sha256Update(&h, key->pub, KEYS_PUB_BYTES) == 0 &&
+	    wc_Sha256Final(&h, out) == 0)
+		rc = 0;
+	wc_Sha256Free(&h);
 	return rc;
+}
+
+static bool
+pair_checked(const struct keys_ed25519 *key)
+{
+	uint8_t d[WC_SHA256_DIGEST_SIZE];
+	bool found = false;
+	unsigned i;
+
+	if (pair_digest(key, d) != 0)
+		return false;
+	for (i = 0; i < checked_pairs.n; i++)
+		found |= util_ct_equal(d, checked_pairs.digest[i], sizeof(d));
+	return found;
+}
+
+static void
+pair_remember(const struct keys_ed25519 *key)
+{
+	struct checked_pairs *cp = &checked_pairs;
+	uint8_t d[WC_SHA256_DIGEST_SIZE];
+
+	if (pair_checked(key) || pair_digest(key, d) != 0)
+		return;
+	memcpy(cp->digest[cp->next], d, sizeof(d));
+	cp->next = (cp->next + 1) % CHECKED_PAIRS;
+	if (cp->n < CHECKED_PAIRS)
+		cp->n++;
 }
 
 /* Frees a key object and zeroes it; wolfCrypt also zeroes in free. */
@@ -78,17 +168,13 @@ int
 keys_generate(struct keys_ed25519 *key)
 {
 	ed25519_key k;
-	WC_RNG rng;
+	WC_RNG *rng;
 	word32 privlen = KEYS_PRIV_BYTES, publen = KEYS_PUB_BYTES;
 	int rc = CT_ERR_CRYPTO;
 
-	if (wc_InitRng(&rng) != 0)
+	if (keys_rng(&rng) != 0 || wc_ed25519_init(&k) != 0)
 		return CT_ERR_CRYPTO;
-	if (wc_ed25519_init(&k) != 0) {
-		wc_FreeRng(&rng);
-		return CT_ERR_CRYPTO;
-	}
-	if (wc_ed25519_make_key(&rng, ED25519_KEY_SIZE, &k) != 0)
+	if (wc_ed25519_make_key(rng, ED25519_KEY_SIZE, &k) != 0)
 		goto out;
 	if (wc_ed25519_export_private_only(&k, key->priv, &privlen) != 0 ||
 	    privlen != KEYS_PRIV_BYTES)
@@ -96,12 +182,12 @@ keys_generate(struct keys_ed25519 *key)
 	if (wc_ed25519_export_public(&k, key->pub, &publen) != 0 ||
 	    publen != KEYS_PUB_BYTES)
 		goto out;
+	pair_remember(key);
 	rc = 0;
 out:
 	if (rc != 0)
 		keys_clear(key);
 	key_free(&k);
-	wc_FreeRng(&rng);
 	return rc;
 }
 
@@ -118,6 +204,7 @@ keys_from_seed(struct keys_ed25519 *key, const uint8_t seed[KEYS_PRIV_BYTES])
 	if (wc_ed25519_make_public(&k, key->pub, KEYS_PUB_BYTES) != 0)
 		goto out;
 	memmove(key->priv, seed, KEYS_PRIV_BYTES);
+	pair_remember(key);
 	rc = 0;
 out:
 	key_free(&k);
@@ -130,21 +217,25 @@ keys_clear(struct keys_ed25519 *key)
 	util_zero(key, sizeof(*key));
 }
 
-/* A key object holding both halves; the public half is checked. */
-static int
-load_pair(ed25519_key *k, const struct keys_ed25519 *key)
+int
+keys_import_pair(const struct keys_ed25519 *key, ed25519_key *k)
 {
+	bool checked = pair_checked(key);
 	int rc;
 
 	if (wc_ed25519_init(k) != 0)
 		return CT_ERR_CRYPTO;
-	rc = wc_ed25519_import_private_key(key->priv, KEYS_PRIV_BYTES, key->pub,
-	    KEYS_PUB_BYTES, k);
+	/* trusted = 1 skips wolfCrypt's check (a scalar multiplication)
+	 * for a pair this thread has checked already. */
+	rc = wc_ed25519_import_private_key_ex(key->priv, KEYS_PRIV_BYTES,
+	    key->pub, KEYS_PUB_BYTES, k, checked ? 1 : 0);
 	if (rc != 0) {
 		key_free(k);
 		/* A public half that does not belong to the seed. */
 		return rc == PUBLIC_KEY_E ? CT_ERR_INVALID : CT_ERR_CRYPTO;
 	}
+	if (!checked)
+		pair_remember(key);
 	return 0;
 }
 
@@ -204,7 +295,7 @@ keys_save_private(const char *path, const struct keys_ed25519 *key)
 	size_t off;
 	int n, rc;
 
-	if ((rc = load_pair(&k, key)) != 0)
+	if ((rc = keys_import_pair(key, &k)) != 0)
 		return rc;
 	n = wc_Ed25519PrivateKeyToDer(&k, der, sizeof(der));
 	key_free(&k);
@@ -691,7 +782,7 @@ sign_kept_get(const struct keys_ed25519 *key, ed25519_key **out)
 	    !util_ct_equal(sk->key.priv, key->priv, KEYS_PRIV_BYTES) ||
 	    !util_ct_equal(sk->key.pub, key->pub, KEYS_PUB_BYTES)) {
 		sign_kept_drop(sk);
-		if ((rc = load_pair(&sk->k, key)) != 0)
+		if ((rc = keys_import_pair(key, &sk->k)) != 0)
 			return rc;
 		sk->key = *key;
 		sk->loaded = true;
@@ -715,7 +806,7 @@ keys_sign(const struct keys_ed25519 *key, const uint8_t *msg, size_t len,
 	if (sign_kept.on)
 		rc = sign_kept_get(key, &kp);
 	else
-		rc = load_pair(&k, key);
+		rc = keys_import_pair(key, &k);
 	if (rc != 0)
 		return rc;
 	if (wc_ed25519_sign_msg(msg, (word32)len, sig, &siglen, kp) != 0 ||

@@ -22,6 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <wolfssl/wolfcrypt/ed25519.h>
+#include <wolfssl/wolfcrypt/random.h>
+
 #define KEYS_PUB_BYTES 32
 #define KEYS_PRIV_BYTES 32 /* the RFC 8032 seed */
 #define KEYS_SIG_BYTES 64
@@ -64,6 +67,11 @@ struct keys_authorized {
 
 /* Fills p with n bytes from the wolfCrypt DRBG. 0 or CT_ERR_CRYPTO. */
 int keys_random(void *p, size_t n);
+/*
+ * This thread's wolfCrypt DRBG (keys_random's), for wolfCrypt calls that
+ * take one; seeded on first use and again after a fork. Not to be freed.
+ */
+int keys_rng(WC_RNG **out);
 
 /* A new key pair. 0 or CT_ERR_CRYPTO. */
 int keys_generate(struct keys_ed25519 *key);
@@ -132,6 +140,14 @@ void keys_authorized_free(struct keys_authorized *a);
 const struct keys_pubkey *keys_authorized_find(const struct keys_authorized *a,
     const uint8_t pub[KEYS_PUB_BYTES]);
 
+/*
+ * A wolfCrypt key object holding both halves of key (wc_ed25519_free it).
+ * The public half is checked against the seed (CT_ERR_INVALID when it
+ * does not belong), once per pair and thread: a pair made by
+ * keys_generate or keys_from_seed, or checked here before, is imported
+ * without repeating the check.
+ */
+int keys_import_pair(const struct keys_ed25519 *key, ed25519_key *k);
 /* Ed25519 (pure). 0, or CT_ERR_CRYPTO / CT_ERR_TOO_BIG (CT_ERR_INVALID
  * when the public half does not belong to the seed). */
 int keys_sign(const struct keys_ed25519 *key, const uint8_t *msg, size_t len,

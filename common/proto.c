@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <wolfssl/wolfcrypt/blake2.h>
 #include <wolfssl/wolfcrypt/hash.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
@@ -346,14 +347,60 @@ proto_request_encode(const struct keys_ed25519 *key, const char *agent_name,
 }
 
 int
+proto_body_digest(const uint8_t *body, size_t len,
+    uint8_t out[PROTO_BODY_DIGEST_BYTES])
+{
+	Blake2b b;
+
+	if (len > UINT32_MAX || (body == NULL && len > 0))
+		return CT_ERR_INVALID;
+	if (wc_InitBlake2b(&b, PROTO_BODY_DIGEST_BYTES) != 0 ||
+	    (len > 0 && wc_Blake2bUpdate(&b, body, (word32)len) != 0) ||
+	    wc_Blake2bFinal(&b, out, PROTO_BODY_DIGEST_BYTES) != 0)
+		return CT_ERR_CRYPTO;
+	return 0;
+}
+
+/*
+ * The signature of a response whose header (magic .. body length) is
+ * hdr: over the domain, the header and the body's digest.
+ */
+static int
+response_sign(const struct keys_ed25519 *key, const uint8_t *hdr,
+    size_t hdr_len, const uint8_t digest[PROTO_BODY_DIGEST_BYTES],
+    uint8_t sig[KEYS_SIG_BYTES])
+{
+	uint8_t m[PROTO_RESPONSE_HEADER_MAX_BYTES + PROTO_BODY_DIGEST_BYTES];
+
+	if (hdr_len > PROTO_RESPONSE_HEADER_MAX_BYTES)
+		return CT_ERR_INVALID;
+	memcpy(m, hdr, hdr_len);
+	memcpy(m + hdr_len, digest, PROTO_BODY_DIGEST_BYTES);
+	return keys_sign_domain(key, PROTO_DOMAIN_RESPONSE, m,
+	    hdr_len + PROTO_BODY_DIGEST_BYTES, sig);
+}
+
+int
 proto_response_encode(const struct keys_ed25519 *agent_key,
     enum proto_status status, const uint8_t *req, size_t req_len,
     const uint8_t *nonce, const char *agent_name, int64_t now,
     const uint8_t *body, size_t body_len, struct util_buf *out)
 {
+	return proto_response_encode_digest(agent_key, status, req, req_len,
+	    nonce, agent_name, now, body, body_len, NULL, out);
+}
+
+int
+proto_response_encode_digest(const struct keys_ed25519 *agent_key,
+    enum proto_status status, const uint8_t *req, size_t req_len,
+    const uint8_t *nonce, const char *agent_name, int64_t now,
+    const uint8_t *body, size_t body_len, const uint8_t *body_digest,
+    struct util_buf *out)
+{
 	static const uint8_t zero_nonce[PROTO_NONCE_BYTES];
-	uint8_t hash[PROTO_HASH_BYTES];
-	size_t nlen = strnlen(agent_name, PROTO_NAME_MAX_BYTES + 1);
+	uint8_t hash[PROTO_HASH_BYTES], digest[PROTO_BODY_DIGEST_BYTES];
+	uint8_t sig[KEYS_SIG_BYTES];
+	size_t nlen = strnlen(agent_name, PROTO_NAME_MAX_BYTES + 1), hdr_len;
 	int rc;
 
 	util_buf_init(out, PROTO_MAX_RESPONSE_BYTES);
@@ -366,9 +413,16 @@ proto_response_encode(const struct keys_ed25519 *agent_key,
 		return CT_ERR_TOO_BIG;
 	if (wc_Sha256Hash(req, (word32)req_len, hash) != 0)
 		return CT_ERR_CRYPTO;
+	if (body_digest == NULL) {
+		if ((rc = proto_body_digest(body, body_len, digest)) != 0)
+			return rc;
+		body_digest = digest;
+	}
 	if (nonce == NULL)
 		nonce = zero_nonce;
-	if ((rc = util_buf_append(out, PROTO_MAGIC_RESPONSE,
+	if ((rc = util_buf_reserve(out,
+	         PROTO_RESPONSE_FIXED_BYTES + nlen + body_len)) != 0 ||
+	    (rc = util_buf_append(out, PROTO_MAGIC_RESPONSE,
 	         PROTO_MAGIC_BYTES)) != 0 ||
 	    (rc = put_u8(out, (unsigned)status)) != 0 ||
 	    (rc = util_buf_append(out, nonce, PROTO_NONCE_BYTES)) != 0 ||
@@ -376,10 +430,17 @@ proto_response_encode(const struct keys_ed25519 *agent_key,
 	    (rc = put_u8(out, (unsigned)nlen)) != 0 ||
 	    (rc = util_buf_append(out, agent_name, nlen)) != 0 ||
 	    (rc = util_buf_put_u64(out, (uint64_t)now)) != 0 ||
-	    (rc = put_u32(out, (uint32_t)body_len)) != 0 ||
+	    (rc = put_u32(out, (uint32_t)body_len)) != 0)
+		goto out;
+	hdr_len = out->len;
+	if ((rc = response_sign(agent_key, out->data, hdr_len, body_digest,
+	         sig)) != 0 ||
 	    (rc = util_buf_append(out, body, body_len)) != 0 ||
-	    (rc = put_signature(out, agent_key, PROTO_DOMAIN_RESPONSE)) != 0)
-		util_buf_clear(out);
+	    (rc = util_buf_append(out, sig, sizeof(sig))) != 0)
+		goto out;
+	return 0;
+out:
+	util_buf_clear(out);
 	return rc;
 }
 
@@ -652,6 +713,25 @@ proto_request_verify(const struct proto_request *req,
 }
 
 int
+proto_response_signature(const struct proto_response *resp,
+    const uint8_t agent_pub[KEYS_PUB_BYTES])
+{
+	uint8_t m[PROTO_RESPONSE_HEADER_MAX_BYTES + PROTO_BODY_DIGEST_BYTES];
+	size_t hdr_len;
+
+	if (resp->body < resp->raw ||
+	    (hdr_len = (size_t)(resp->body - resp->raw)) >
+	        PROTO_RESPONSE_HEADER_MAX_BYTES ||
+	    resp->body_len > resp->raw_len - hdr_len)
+		return CT_ERR_SIGNATURE;
+	memcpy(m, resp->raw, hdr_len);
+	if (proto_body_digest(resp->body, resp->body_len, m + hdr_len) != 0)
+		return CT_ERR_SIGNATURE;
+	return keys_verify_domain(agent_pub, PROTO_DOMAIN_RESPONSE, m,
+	    hdr_len + PROTO_BODY_DIGEST_BYTES, resp->sig);
+}
+
+int
 proto_response_verify(const struct proto_response *resp,
     const uint8_t agent_pub[KEYS_PUB_BYTES], const uint8_t *req, size_t req_len,
     const char *agent_name, const char **reason)
@@ -664,8 +744,7 @@ proto_response_verify(const struct proto_response *resp,
 		set_reason(reason, "not a request we could have sent");
 		return CT_ERR_INVALID;
 	}
-	if (keys_verify_domain(agent_pub, PROTO_DOMAIN_RESPONSE, resp->raw,
-	        resp->signed_len, resp->sig) != 0) {
+	if (proto_response_signature(resp, agent_pub) != 0) {
 		set_reason(reason,
 		    "response signature does not verify under "
 		    "the pinned agent key");

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "der.h"
+#include "keys.h"
 #include "tls.h"
 #include "util.h"
 
@@ -65,8 +66,10 @@ struct tls_ctx {
 	tls_authorize_fn authorize;
 	void *arg;
 	uint8_t own_pub[TLS_KEY_BYTES]; /* our Ed25519 key */
-	unsigned refs;                  /* the owner plus one per connection */
-	bool probe;                     /* tls_ctx_new_probe: no key, no pin */
+	ed25519_key own_key;            /* the pair, for sign_cb */
+	bool own_key_ok;
+	unsigned refs;      /* the owner plus one per connection */
+	bool probe;         /* tls_ctx_new_probe: no key, no pin */
 	uint64_t linger_ms; /* close_flush's wait for the peer's EOF */
 	/* Server: session ticket keys (see ticket_cb). */
 	uint8_t ticket_key[TLS_TICKET_KEY_BYTES];   /* ChaCha20-Poly1305 */
@@ -166,35 +169,20 @@ tls_global_cleanup(void)
 
 /*
  * Loads the key pair into key after checking that pub is seed's public
- * key. 0 (key initialised; the caller frees it) or a negative ct_err.
+ * key (once per pair and thread: keys_import_pair). 0 (key initialised;
+ * the caller frees it) or a negative ct_err.
  */
 static int
 key_load(ed25519_key *key, const uint8_t seed[TLS_KEY_BYTES],
     const uint8_t pub[TLS_KEY_BYTES])
 {
-	uint8_t derived[TLS_KEY_BYTES];
-	int rc = CT_ERR_CRYPTO;
+	struct keys_ed25519 pair;
+	int rc;
 
-	if (wc_ed25519_init(key) != 0)
-		return CT_ERR_CRYPTO;
-	if (wc_ed25519_import_private_only(seed, TLS_KEY_BYTES, key) != 0 ||
-	    wc_ed25519_make_public(key, derived, sizeof(derived)) != 0)
-		goto out;
-	if (!util_ct_equal(derived, pub, TLS_KEY_BYTES)) {
-		rc = CT_ERR_INVALID;
-		goto out;
-	}
-	wc_ed25519_free(key);
-	if (wc_ed25519_init(key) != 0)
-		return CT_ERR_CRYPTO;
-	if (wc_ed25519_import_private_key(seed, TLS_KEY_BYTES, pub,
-	        TLS_KEY_BYTES, key) != 0)
-		goto out;
-	rc = 0;
-out:
-	util_zero(derived, sizeof(derived));
-	if (rc != 0)
-		wc_ed25519_free(key);
+	memcpy(pair.priv, seed, TLS_KEY_BYTES);
+	memcpy(pair.pub, pub, TLS_KEY_BYTES);
+	rc = keys_import_pair(&pair, key);
+	keys_clear(&pair);
 	return rc;
 }
 
@@ -226,8 +214,7 @@ make_cert(ed25519_key *key, const char *cn, size_t cn_len, uint8_t **der_out,
     size_t *len_out)
 {
 	Cert *cert = NULL;
-	WC_RNG rng;
-	bool rng_ok = false;
+	WC_RNG *rng;
 	uint8_t *der = NULL;
 	int ret, rc = CT_ERR_CRYPTO;
 
@@ -236,10 +223,7 @@ make_cert(ed25519_key *key, const char *cn, size_t cn_len, uint8_t **der_out,
 		rc = CT_ERR_NOMEM;
 		goto out;
 	}
-	if (wc_InitRng(&rng) != 0)
-		goto out;
-	rng_ok = true;
-	if (wc_InitCert(cert) != 0)
+	if (keys_rng(&rng) != 0 || wc_InitCert(cert) != 0)
 		goto out;
 	memcpy(cert->subject.commonName, cn, cn_len);
 	cert->subject.commonName[cn_len] = '\0';
@@ -248,11 +232,11 @@ make_cert(ed25519_key *key, const char *cn, size_t cn_len, uint8_t **der_out,
 	cert->selfSigned = 1;
 	cert->isCA = 0;
 	ret = wc_MakeCert_ex(cert, der, TLS_CERT_MAX_BYTES, ED25519_TYPE, key,
-	    &rng);
+	    rng);
 	if (ret < 0)
 		goto out;
 	ret = wc_SignCert_ex(cert->bodySz, cert->sigType, der,
-	    TLS_CERT_MAX_BYTES, ED25519_TYPE, key, &rng);
+	    TLS_CERT_MAX_BYTES, ED25519_TYPE, key, rng);
 	if (ret <= 0)
 		goto out;
 	*der_out = der;
@@ -260,8 +244,6 @@ make_cert(ed25519_key *key, const char *cn, size_t cn_len, uint8_t **der_out,
 	der = NULL;
 	rc = 0;
 out:
-	if (rng_ok)
-		wc_FreeRng(&rng);
 	free(cert);
 	free(der);
 	return rc;
@@ -354,16 +336,17 @@ out:
 }
 
 /*
- * Walks an Ed25519 certificate: its key, and views of the TBS and the
- * signature for checking. Verifies nothing.
+ * Walks an Ed25519 certificate: its key, views of the TBS and the
+ * signature for checking, and whether issuer and subject are the same
+ * bytes (self_issued; may be NULL). Verifies nothing.
  */
 static int
 cert_parse(const uint8_t *der, size_t len, uint8_t pub[TLS_KEY_BYTES],
-    struct der_tlv *tbs_out, const uint8_t **sig)
+    struct der_tlv *tbs_out, const uint8_t **sig, bool *self_issued)
 {
 	struct der_cursor top, cert, tbs;
-	struct der_tlv t_cert, t_tbs, t_alg, t_sig, t;
-	int i, rc;
+	struct der_tlv t_cert, t_tbs, t_alg, t_sig, t, issuer;
+	int rc;
 
 	if (der == NULL)
 		return CT_ERR_INVALID;
@@ -393,9 +376,13 @@ cert_parse(const uint8_t *der, size_t len, uint8_t pub[TLS_KEY_BYTES],
 	    (rc = der_expect(&tbs, DER_SEQUENCE, &t)) != 0 ||
 	    (rc = algid_is_ed25519(&t)) != 0)
 		return rc;
-	for (i = 0; i < 3; i++) /* issuer, validity, subject */
-		if ((rc = der_expect(&tbs, DER_SEQUENCE, &t)) != 0)
-			return rc;
+	if ((rc = der_expect(&tbs, DER_SEQUENCE, &issuer)) != 0 ||
+	    (rc = der_expect(&tbs, DER_SEQUENCE, &t)) != 0 || /* validity */
+	    (rc = der_expect(&tbs, DER_SEQUENCE, &t)) != 0)   /* subject */
+		return rc;
+	if (self_issued != NULL)
+		*self_issued = issuer.raw_len == t.raw_len &&
+		    memcmp(issuer.raw, t.raw, t.raw_len) == 0;
 	if ((rc = der_expect(&tbs, DER_SEQUENCE, &t)) != 0 ||
 	    (rc = spki_ed25519(&t, pub)) != 0)
 		return rc;
@@ -412,7 +399,7 @@ tls_cert_pub(const uint8_t *der, size_t len, uint8_t pub[TLS_KEY_BYTES])
 	uint8_t key[TLS_KEY_BYTES];
 	int rc;
 
-	if ((rc = cert_parse(der, len, key, &tbs, &sig)) != 0)
+	if ((rc = cert_parse(der, len, key, &tbs, &sig, NULL)) != 0)
 		return rc;
 	if ((rc = ed25519_verify(key, tbs.raw, tbs.raw_len, sig)) != 0)
 		return rc;
@@ -775,14 +762,26 @@ static int
 check_leaf(struct tls_conn *c, const uint8_t *der, size_t len,
     uint8_t pub[TLS_KEY_BYTES])
 {
+	struct der_tlv tbs;
+	const uint8_t *sig;
+	bool self_issued = false;
 	int rc;
 
-	if ((rc = tls_cert_pub(der, len, pub)) != 0) {
+	/*
+	 * The self-signature is not verified: the pinned key is the
+	 * identity, and CertificateVerify, which wolfSSL checks under this
+	 * certificate's key, proves that the peer holds it; a valid
+	 * self-signature would prove nothing more. That spares one Ed25519
+	 * verification per handshake on each side. Issuer and subject must
+	 * still match, so that a CA-issued certificate gets the explanation.
+	 */
+	if ((rc = cert_parse(der, len, pub, &tbs, &sig, &self_issued)) != 0 ||
+	    !self_issued) {
 		set_error(c, CT_ERR_AUTH,
 		    "peer certificate unusable for pinning: %s (not a "
 		    "self-signed Ed25519 certificate; a peer in CA-file mode "
 		    "sends one its CA issued)",
-		    ct_strerror(rc));
+		    rc != 0 ? ct_strerror(rc) : "issuer is not the subject");
 		return CT_ERR_AUTH;
 	}
 	return accept_key(c, pub);
@@ -1162,7 +1161,7 @@ peer_check_resumed_server(struct tls_conn *c)
 		return CT_ERR_AUTH;
 	}
 	if (session_leaf(c, &der, &len) == 0 &&
-	    (cert_parse(der, len, pub, &tbs, &sig) != 0 ||
+	    (cert_parse(der, len, pub, &tbs, &sig, NULL) != 0 ||
 	        !util_ct_equal(pub, c->ticket_pub, TLS_KEY_BYTES))) {
 		set_error(c, CT_ERR_AUTH, "resumed session names another key");
 		return CT_ERR_AUTH;
@@ -1843,14 +1842,32 @@ ticket_setup(struct tls_ctx *ctx)
 	return 0;
 }
 
+/*
+ * wolfSSL's Ed25519 signing callback (PK callbacks) for CertificateVerify
+ * in pinned mode: signs with the context's imported key. keyDer is the
+ * same key (ctx_new loaded both); CA-file mode unsets the callback.
+ */
+static int
+sign_cb(WOLFSSL *ssl, const unsigned char *in, unsigned int in_len,
+    unsigned char *out, unsigned int *out_len, const unsigned char *key_der,
+    unsigned int key_der_len, void *unused)
+{
+	struct tls_conn *c = wolfSSL_get_app_data(ssl);
+
+	(void)key_der;
+	(void)key_der_len;
+	(void)unused;
+	if (c == NULL || !c->ctx->own_key_ok || c->ctx->ca_mode)
+		return BAD_FUNC_ARG;
+	return wc_ed25519_sign_msg(in, in_len, out, out_len, &c->ctx->own_key);
+}
+
 static int
 ctx_new(bool server, const uint8_t seed[TLS_KEY_BYTES],
     const uint8_t pub[TLS_KEY_BYTES], const char *cn,
     tls_authorize_fn authorize, void *arg, struct tls_ctx **out)
 {
 	struct tls_ctx *ctx = NULL;
-	ed25519_key key;
-	bool key_ok = false;
 	uint8_t *cert = NULL, kder[TLS_KEY_DER_MAX_BYTES];
 	size_t cert_len = 0, cn_len;
 	int kder_len, mode, rc;
@@ -1874,21 +1891,28 @@ ctx_new(bool server, const uint8_t seed[TLS_KEY_BYTES],
 	    server ? wolfTLSv1_3_server_method() : wolfTLSv1_3_client_method());
 	if (ctx->ssl_ctx == NULL)
 		goto out;
-	if ((rc = key_load(&key, seed, pub)) != 0)
+	if ((rc = key_load(&ctx->own_key, seed, pub)) != 0)
 		goto out;
-	key_ok = true;
-	if ((rc = make_cert(&key, cn, cn_len, &cert, &cert_len)) != 0)
+	ctx->own_key_ok = true;
+	if ((rc = make_cert(&ctx->own_key, cn, cn_len, &cert, &cert_len)) != 0)
 		goto out;
 	rc = CT_ERR_CRYPTO;
-	kder_len = wc_Ed25519PrivateKeyToDer(&key, kder, sizeof(kder));
+	kder_len = wc_Ed25519PrivateKeyToDer(&ctx->own_key, kder, sizeof(kder));
 	if (kder_len <= 0)
 		goto out;
+	/*
+	 * No wolfSSL_CTX_check_private_key: the certificate was made from
+	 * this key a moment ago. The key buffer is what wolfSSL would sign
+	 * CertificateVerify with; sign_cb signs with the imported key
+	 * instead, which spares a decode and a key check (a scalar
+	 * multiplication) per handshake.
+	 */
 	if (wolfSSL_CTX_use_certificate_buffer(ctx->ssl_ctx, cert,
 	        (long)cert_len, WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
 	    wolfSSL_CTX_use_PrivateKey_buffer(ctx->ssl_ctx, kder, kder_len,
-	        WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS ||
-	    wolfSSL_CTX_check_private_key(ctx->ssl_ctx) != WOLFSSL_SUCCESS)
+	        WOLFSSL_FILETYPE_ASN1) != WOLFSSL_SUCCESS)
 		goto out;
+	wolfSSL_CTX_SetEd25519SignCb(ctx->ssl_ctx, sign_cb);
 	/* X25519 first: both ends are ours, and it is several times cheaper
 	 * than this build's generic P-256; P-256 stays for other peers. */
 	if (wolfSSL_CTX_set_groups(ctx->ssl_ctx, groups,
@@ -1919,8 +1943,6 @@ ctx_new(bool server, const uint8_t seed[TLS_KEY_BYTES],
 	rc = 0;
 out:
 	util_zero(kder, sizeof(kder));
-	if (key_ok)
-		wc_ed25519_free(&key);
 	free(cert);
 	tls_ctx_free(ctx);
 	return rc;
@@ -1954,6 +1976,8 @@ tls_ctx_free(struct tls_ctx *ctx)
 		free(ctx->peer_names[i]);
 	free(ctx->peer_names);
 	wolfSSL_CTX_free(ctx->ssl_ctx);
+	if (ctx->own_key_ok)
+		wc_ed25519_free(&ctx->own_key);
 	if (ctx->rng_ok)
 		wc_FreeRng(&ctx->rng);
 	util_zero(ctx, sizeof(*ctx));
@@ -2359,6 +2383,8 @@ tls_ctx_use_ca_file(struct tls_ctx *ctx, const struct tls_ca_opts *o, char *err,
 		return CT_ERR_INVALID;
 	}
 	ctx->unusable = true; /* until every part is in place */
+	/* wolfSSL signs with the key loaded below, whatever its type. */
+	wolfSSL_CTX_SetEd25519SignCb(ctx->ssl_ctx, NULL);
 	if ((rc = load_anchors(ctx, o->ca_file, err, errsz)) != 0 ||
 	    (rc = load_chain(ctx, o->cert_file, &leaf, err, errsz)) != 0 ||
 	    (rc = load_own_key(ctx, o->cert_file, o->key_file, &leaf, err,

@@ -147,8 +147,7 @@ x_on_data(struct tls_conn *c, const uint8_t *p, size_t n)
 	f = proto_framer_frame(&x->fr, &len);
 	if (proto_response_decode(f, len, &resp, &why) != 0) {
 		snprintf(x->reason, sizeof(x->reason), "bad answer: %s", why);
-	} else if (keys_verify_domain(x->p->pin, PROTO_DOMAIN_RESPONSE,
-	               resp.raw, resp.signed_len, resp.sig) != 0) {
+	} else if (proto_response_signature(&resp, x->p->pin) != 0) {
 		snprintf(x->reason, sizeof(x->reason),
 		    "answer not signed by the pinned key");
 	} else {

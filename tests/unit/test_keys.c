@@ -188,6 +188,82 @@ START_TEST(test_random)
 }
 END_TEST
 
+/* keys_rng: one DRBG per thread, and a forked child draws other bytes. */
+START_TEST(test_rng_fork)
+{
+	WC_RNG *r1, *r2;
+	uint8_t parent[32], child[32];
+	int fds[2], st;
+	pid_t pid;
+
+	ck_assert_int_eq(keys_rng(&r1), 0);
+	ck_assert_int_eq(keys_rng(&r2), 0);
+	ck_assert_ptr_eq(r1, r2);
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(fds[0]);
+		if (keys_random(child, sizeof(child)) != 0 ||
+		    write(fds[1], child, sizeof(child)) != sizeof(child))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(keys_random(parent, sizeof(parent)), 0);
+	ck_assert_int_eq(read(fds[0], child, sizeof(child)), sizeof(child));
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* Without the reseed both would be the DRBG's next 32 bytes. */
+	ck_assert_mem_ne(parent, child, sizeof(child));
+}
+END_TEST
+
+/*
+ * keys_import_pair checks a pair once: a pair it (or keys_generate)
+ * checked imports again without the check, and any other pairing of
+ * the same halves is still refused, however many good pairs came first.
+ */
+START_TEST(test_import_pair)
+{
+	struct keys_ed25519 k[6], bad;
+	ed25519_key wk;
+	uint8_t msg[8] = "message", sig[64], want[64];
+	int i, round;
+
+	for (i = 0; i < 6; i++)
+		ck_assert_int_eq(keys_generate(&k[i]), 0);
+	ck_assert_int_eq(keys_sign(&k[0], msg, sizeof(msg), want), 0);
+	for (round = 0; round < 3; round++)
+		for (i = 0; i < 6; i++) {
+			ck_assert_int_eq(keys_import_pair(&k[i], &wk), 0);
+			wc_ed25519_free(&wk);
+			bad = k[i];
+			memcpy(bad.pub, k[(i + 1) % 6].pub, KEYS_PUB_BYTES);
+			ck_assert_int_eq(keys_import_pair(&bad, &wk),
+			    CT_ERR_INVALID);
+			bad = k[i];
+			bad.priv[31] ^= 0x40;
+			ck_assert_int_eq(keys_import_pair(&bad, &wk),
+			    CT_ERR_INVALID);
+		}
+	/* A pair checked long ago (its slot reused) still imports, checked
+	 * again, and signs as before. */
+	ck_assert_int_eq(keys_sign(&k[0], msg, sizeof(msg), sig), 0);
+	ck_assert_mem_eq(sig, want, sizeof(sig));
+	/* A pair known only from its halves (as read from a file). */
+	memset(&bad, 0, sizeof(bad));
+	memcpy(bad.priv, k[3].priv, KEYS_PRIV_BYTES);
+	memcpy(bad.pub, k[3].pub, KEYS_PUB_BYTES);
+	ck_assert_int_eq(keys_import_pair(&bad, &wk), 0);
+	wc_ed25519_free(&wk);
+	for (i = 0; i < 6; i++)
+		keys_clear(&k[i]);
+	keys_clear(&bad);
+}
+END_TEST
+
 START_TEST(test_sign_verify)
 {
 	struct keys_ed25519 k, other;
@@ -930,6 +1006,8 @@ keys_suite(void)
 	tcase_add_test(tc, test_rfc8032_vectors);
 	tcase_add_test(tc, test_generate);
 	tcase_add_test(tc, test_random);
+	tcase_add_test(tc, test_rng_fork);
+	tcase_add_test(tc, test_import_pair);
 	tcase_add_test(tc, test_sign_verify);
 	tcase_add_test(tc, test_sign_domain);
 	tcase_add_test(tc, test_sign_keep);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <wolfssl/wolfcrypt/blake2.h>
+
 #include "keys.h"
 #include "proto.h"
 #include "testutil.h"
@@ -795,6 +797,74 @@ START_TEST(test_response_roundtrip)
 }
 END_TEST
 
+/*
+ * What the response signature covers, built here without proto.c: the
+ * domain, the bytes from the magic to the body length, and the unkeyed
+ * BLAKE2b-256 of the body (RFC 7693's "abc" vector checks the hash).
+ * A digest given to encode_digest must be the body's: another one makes
+ * a response the poller refuses.
+ */
+START_TEST(test_response_signed_message)
+{
+	static const uint8_t abc_256[32] = {0xbd, 0xdd, 0x81, 0x3c, 0x63, 0x42,
+	    0x39, 0x72, 0x31, 0x71, 0xef, 0x3f, 0xee, 0x98, 0x57, 0x9b, 0x94,
+	    0x96, 0x4e, 0x3b, 0xb1, 0xcb, 0x3e, 0x42, 0x72, 0x62, 0xc8, 0xc0,
+	    0x68, 0xd5, 0x23, 0x19};
+	struct util_buf req, b, c;
+	struct proto_response resp;
+	const char *body = "{\"certs\":[{\"serial\":\"01\"}]}", *why = NULL;
+	uint8_t m[512], d[PROTO_BODY_DIGEST_BYTES];
+	struct proto_request q;
+	size_t hdr;
+	Blake2b h;
+
+	ck_assert_int_eq(proto_body_digest((const uint8_t *)"abc", 3, d), 0);
+	ck_assert_mem_eq(d, abc_256, sizeof(d));
+	ck_assert_int_eq(proto_body_digest(NULL, 0, d), 0);
+	ck_assert_int_eq(proto_body_digest(NULL, 1, d), CT_ERR_INVALID);
+
+	make_request(&req, AGENT, PROTO_OP_CERTS, "*", NOW, 81);
+	make_response(&b, &req, PROTO_OK, AGENT, body);
+	ck_assert_int_eq(proto_response_decode(b.data, b.len, &resp, &why), 0);
+	hdr = (size_t)(resp.body - b.data);
+	ck_assert_uint_eq(hdr, b.len - strlen(body) - 64);
+	memcpy(m, b.data, hdr);
+	ck_assert_int_eq(wc_InitBlake2b(&h, 32), 0);
+	ck_assert_int_eq(wc_Blake2bUpdate(&h, (const byte *)body,
+	                     (word32)strlen(body)),
+	    0);
+	ck_assert_int_eq(wc_Blake2bFinal(&h, m + hdr, 32), 0);
+	ck_assert_int_eq(keys_verify_domain(agent.pub, "ct-agent response v1",
+	                     m, hdr + 32, resp.sig),
+	    0);
+	/* Not the whole payload, as a plain Ed25519 over it would be. */
+	ck_assert_int_ne(keys_verify_domain(agent.pub, "ct-agent response v1",
+	                     b.data, resp.signed_len, resp.sig),
+	    0);
+
+	/* The agent's cached digest: the same bytes as computing it. */
+	ck_assert_int_eq(proto_request_decode(req.data, req.len, &q, NULL), 0);
+	memcpy(d, m + hdr, sizeof(d));
+	ck_assert_int_eq(proto_response_encode_digest(&agent, PROTO_OK,
+	                     req.data, req.len, q.nonce, AGENT, NOW + 1,
+	                     (const uint8_t *)body, strlen(body), d, &c),
+	    0);
+	ck_assert_uint_eq(c.len, b.len);
+	ck_assert_mem_eq(c.data, b.data, b.len);
+	util_buf_clear(&c);
+	/* A stale digest (another body's) signs something else. */
+	d[0] ^= 1;
+	ck_assert_int_eq(proto_response_encode_digest(&agent, PROTO_OK,
+	                     req.data, req.len, q.nonce, AGENT, NOW + 1,
+	                     (const uint8_t *)body, strlen(body), d, &c),
+	    0);
+	ck_assert_int_eq(rcheck(c.data, c.len, &req, &why), CT_ERR_SIGNATURE);
+	util_buf_clear(&c);
+	util_buf_clear(&b);
+	util_buf_clear(&req);
+}
+END_TEST
+
 START_TEST(test_response_every_byte_flipped)
 {
 	static const uint8_t masks[] = {0x01, 0x80, 0xff};
@@ -1200,6 +1270,7 @@ proto_suite(void)
 	tcase_add_test(tc, test_replay_expiry_reuse);
 	tcase_add_test(tc, test_replay_model);
 	tcase_add_test(tc, test_response_roundtrip);
+	tcase_add_test(tc, test_response_signed_message);
 	tcase_add_test(tc, test_response_every_byte_flipped);
 	tcase_add_test(tc, test_response_truncated_and_trailing);
 	tcase_add_test(tc, test_response_binding);
