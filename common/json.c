@@ -17,7 +17,7 @@
 #include "util.h"
 
 #if JSON_HARD_MAX_BYTES >= INT_MAX
-#error "jsmn offsets are int: JSON_HARD_MAX_BYTES must stay below INT_MAX"
+#error "token offsets are uint32_t and int: JSON_HARD_MAX_BYTES too large"
 #endif
 #if JSON_HARD_MAX_TOKENS >= INT_MAX / 2
 #error "token indices are int: JSON_HARD_MAX_TOKENS too large"
@@ -41,6 +41,7 @@ const char *const json_type_names[JSON__MAX] = {
 /* Our token: jsmn's, checked, typed, and with the index past its subtree. */
 struct json_tok {
 	uint8_t type;   /* enum json_type */
+	bool escaped;   /* a string with a backslash escape in it */
 	uint32_t start; /* first byte (of a string: after the quote) */
 	uint32_t end;  /* past the last byte (of a string: its closing quote) */
 	uint32_t size; /* members of an object, elements of an array */
@@ -94,12 +95,13 @@ hex4(const char *s, uint32_t *out)
 }
 
 /*
- * Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when
- * the bytes there are not one (RFC 3629: no overlong forms, no encoded
- * surrogates, nothing above U+10FFFF).
+ * Length of the valid UTF-8 sequence at s (n >= 1 bytes there), or
+ * CT_ERR_FORMAT when the bytes are not one (RFC 3629: no overlong forms,
+ * no encoded surrogates, nothing above U+10FFFF), or CT_ERR_TRUNCATED when
+ * all n bytes are the start of one that would need more.
  */
-static size_t
-utf8_seq(const uint8_t *s, size_t n, uint32_t *cp)
+static int
+utf8_scan(const uint8_t *s, size_t n, uint32_t *cp)
 {
 	uint8_t c = s[0];
 	uint8_t lo = 0x80, hi = 0xbf;
@@ -128,19 +130,28 @@ utf8_seq(const uint8_t *s, size_t n, uint32_t *cp)
 		else if (c == 0xf4)
 			hi = 0x8f;
 	} else {
-		return 0;
+		return CT_ERR_FORMAT;
 	}
-	if (n < need + 1)
-		return 0;
 	for (i = 1; i <= need; i++) {
+		if (i >= n)
+			return CT_ERR_TRUNCATED;
 		if (s[i] < lo || s[i] > hi)
-			return 0;
+			return CT_ERR_FORMAT;
 		lo = 0x80;
 		hi = 0xbf;
 		v = v << 6 | (s[i] & 0x3f);
 	}
 	*cp = v;
-	return need + 1;
+	return (int)need + 1;
+}
+
+/* As utf8_scan, with 0 for any sequence that is not whole and valid. */
+static size_t
+utf8_seq(const uint8_t *s, size_t n, uint32_t *cp)
+{
+	int k = utf8_scan(s, n, cp);
+
+	return k > 0 ? (size_t)k : 0;
 }
 
 static size_t
@@ -236,23 +247,95 @@ str_next(const char *s, size_t n, size_t *i, uint8_t out[4])
 	return 1;
 }
 
-/* Checks a whole raw string. */
+/* ASCII other than controls, '"' and '\\': a byte that stands for itself. */
+#define PLAIN(c) ((c) >= 0x20 && (c) < 0x80 && (c) != '"' && (c) != '\\')
+#define PLAIN4(c) PLAIN(c), PLAIN((c) + 1), PLAIN((c) + 2), PLAIN((c) + 3)
+#define PLAIN16(c) PLAIN4(c), PLAIN4((c) + 4), PLAIN4((c) + 8), PLAIN4((c) + 12)
+#define PLAIN64(c)                                                             \
+	PLAIN16(c), PLAIN16((c) + 16), PLAIN16((c) + 32), PLAIN16((c) + 48)
+static const bool plain_byte[256] = {PLAIN64(0), PLAIN64(64), PLAIN64(128),
+    PLAIN64(192)};
+
+static bool
+is_plain(uint8_t c)
+{
+	return plain_byte[c];
+}
+
+#define BYTES_01 0x0101010101010101ULL
+#define BYTES_80 0x8080808080808080ULL
+
+/* Eight bytes with p[0] in the low byte, whatever the host's order. */
+static uint64_t
+load8(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+/*
+ * The top bit of each byte of v (as load8 gives it) that is not
+ * is_plain(): set, per byte, by its own top bit, by a borrow out of
+ * byte - 0x20 (a control), or by a zero byte after XOR with '"' or '\\'.
+ * A borrow only runs upwards from a byte that is itself flagged, so the
+ * lowest flag always marks the first byte that is not plain, and none is
+ * missed below it; flags above it may be false and are never used.
+ */
+static uint64_t
+word_not_plain(uint64_t v)
+{
+	uint64_t q = v ^ (BYTES_01 * '"'), b = v ^ (BYTES_01 * '\\');
+
+	return (v | ((v - BYTES_01 * 0x20) & ~v) | ((q - BYTES_01) & ~q) |
+	           ((b - BYTES_01) & ~b)) &
+	    BYTES_80;
+}
+
+/* The first byte of u at or after i (up to n) that is not is_plain(). */
+static size_t
+skip_plain(const uint8_t *u, size_t i, size_t n)
+{
+	uint64_t m;
+
+	while (n - i >= 8) {
+		if ((m = word_not_plain(load8(u + i))) != 0)
+			return i + (size_t)__builtin_ctzll(m) / 8;
+		i += 8;
+	}
+	/* Fewer than 8 left: the word that ends at n, when there is one,
+	 * shifted down to start at i. The zero bytes shifted in at the top
+	 * stand for n and past: a zero byte is never plain. */
+	if (i < n && n >= 8) {
+		m = word_not_plain(load8(u + n - 8) >> 8 * (i - (n - 8)));
+		return i + (size_t)__builtin_ctzll(m) / 8;
+	}
+	while (i < n && is_plain(u[i]))
+		i++;
+	return i;
+}
+
+/* Checks a whole raw string; *esc tells whether it holds an escape. */
 static int
-str_check(const char *s, size_t n)
+str_check(const char *s, size_t n, bool *esc)
 {
 	const uint8_t *u = (const uint8_t *)s;
 	uint8_t tmp[4];
 	size_t i = 0;
 	int k;
 
+	*esc = false;
 	while (i < n) {
-		/* ASCII other than controls, '"' and '\\' stands for itself:
-		 * what str_next would accept without looking further. */
-		if (u[i] >= 0x20 && u[i] < 0x80 && u[i] != '"' &&
-		    u[i] != '\\') {
-			i++;
-			continue;
-		}
+		/* Plain bytes are what str_next would accept without looking
+		 * further; every other byte goes through it. */
+		if ((i = skip_plain(u, i, n)) >= n)
+			break;
+		if (u[i] == '\\')
+			*esc = true;
 		if ((k = str_next(s, n, &i, tmp)) < 0)
 			return k;
 	}
@@ -390,6 +473,7 @@ static int
 walk_string(struct walk *w, size_t i, size_t pos, bool key, size_t *after)
 {
 	const jsmntok_t *j = &w->jt[i];
+	bool esc;
 	int rc;
 
 	if (i >= w->n || j->type != JSMN_STRING || !span_ok(w, i))
@@ -400,9 +484,11 @@ walk_string(struct walk *w, size_t i, size_t pos, bool key, size_t *after)
 	/* jsmn counts a key's value in the key's size. */
 	if (j->size != (key ? 1 : 0))
 		return CT_ERR_FORMAT;
-	if ((rc = str_check(w->js + j->start, (size_t)(j->end - j->start))) < 0)
+	if ((rc = str_check(w->js + j->start, (size_t)(j->end - j->start),
+	         &esc)) < 0)
 		return rc;
 	w->t[i].type = JSON_STRING;
+	w->t[i].escaped = esc;
 	w->t[i].start = (uint32_t)j->start;
 	w->t[i].end = (uint32_t)j->end;
 	w->t[i].size = 0;
@@ -686,7 +772,7 @@ str_equal(const struct json_doc *d, const struct json_tok *k, const char *s,
 	uint8_t buf[4];
 	int c;
 
-	if (memchr(raw, '\\', rlen) == NULL)
+	if (!k->escaped)
 		return rlen == n && memcmp(raw, s, n) == 0;
 	while (i < rlen) {
 		if ((c = str_next(raw, rlen, &i, buf)) < 0)
@@ -706,6 +792,18 @@ json_str_eq(const struct json_doc *d, int t, const char *s, size_t n)
 	if (k == NULL || k->type != JSON_STRING || (s == NULL && n != 0))
 		return false;
 	return str_equal(d, k, s, n);
+}
+
+bool
+json_str_plain(const struct json_doc *d, int t, const char **p, size_t *n)
+{
+	const struct json_tok *k = tok_at(d, t);
+
+	if (k == NULL || k->type != JSON_STRING || k->escaped)
+		return false;
+	*p = d->js + k->start;
+	*n = k->end - k->start;
+	return true;
 }
 
 int
@@ -1003,7 +1101,7 @@ json_get_b64(const struct json_doc *d, int t, uint8_t *out, size_t outsz,
 		return CT_ERR_FORMAT;
 	raw = d->js + k->start;
 	rlen = k->end - k->start;
-	if (memchr(raw, '\\', rlen) == NULL) {
+	if (!k->escaped) {
 		rc = util_b64_decode(raw, rlen, out, outsz, false);
 	} else {
 		if ((rc = json_get_str_alloc(d, t, 0, rlen, &text, &tlen)) < 0)
@@ -1079,15 +1177,61 @@ w_fail(struct json_writer *w, int rc)
 	return w->err;
 }
 
-static int
-w_put(struct json_writer *w, const void *p, size_t n)
+/* w_room when the buffer must grow first, or an error is kept. */
+static uint8_t *
+w_room_grow(struct json_writer *w, size_t n)
 {
 	int rc;
 
 	if (w->err != 0)
+		return NULL;
+	if ((rc = util_buf_reserve(w->buf, n)) < 0) {
+		w_fail(w, rc);
+		return NULL;
+	}
+	return w->buf->data + w->buf->len;
+}
+
+/*
+ * Room for n more bytes at the end of the buffer: where they go (the
+ * caller adds n to len), or NULL with the error kept. util_buf_reserve
+ * keeps room for a NUL after them; when that room is there already, the
+ * cap is kept too, as cap never passes max + 1. Inline (with w_putc):
+ * it runs for every piece the writer puts out.
+ */
+static inline uint8_t *
+w_room(struct json_writer *w, size_t n)
+{
+	struct util_buf *b = w->buf;
+
+	if (w->err == 0 && n < b->cap - b->len)
+		return b->data + b->len;
+	return w_room_grow(w, n);
+}
+
+static int
+w_put(struct json_writer *w, const void *p, size_t n)
+{
+	uint8_t *o;
+
+	if (n == 0)
 		return w->err;
-	if ((rc = util_buf_append(w->buf, p, n)) < 0)
-		return w_fail(w, rc);
+	if ((o = w_room(w, n)) == NULL)
+		return w->err;
+	memcpy(o, p, n);
+	w->buf->len += n;
+	return 0;
+}
+
+static inline int
+w_putc(struct json_writer *w, char c)
+{
+	uint8_t *o;
+
+	if ((o = w_room(w, 1)) == NULL)
+		return w->err;
+	*o = (uint8_t)c;
+	w->buf->len++;
 	return 0;
 }
 
@@ -1106,7 +1250,7 @@ w_pre_value(struct json_writer *w)
 		return 0;
 	}
 	if (w->need_comma)
-		return w_put(w, ",", 1);
+		return w_putc(w, ',');
 	return 0;
 }
 
@@ -1129,7 +1273,7 @@ w_begin(struct json_writer *w, char open)
 		return rc;
 	if (w->depth >= JSON_MAX_DEPTH)
 		return w_fail(w, CT_ERR_INVALID);
-	if ((rc = w_put(w, &open, 1)) < 0)
+	if ((rc = w_putc(w, open)) < 0)
 		return rc;
 	w->stack[w->depth++] = open;
 	w->need_comma = false;
@@ -1145,7 +1289,7 @@ w_end(struct json_writer *w, char open, char close)
 		return w->err;
 	if (w->depth == 0 || w->stack[w->depth - 1] != open || w->have_key)
 		return w_fail(w, CT_ERR_INVALID);
-	if ((rc = w_put(w, &close, 1)) < 0)
+	if ((rc = w_putc(w, close)) < 0)
 		return rc;
 	w->depth--;
 	w_post_value(w);
@@ -1176,29 +1320,58 @@ json_w_arr_end(struct json_writer *w)
 	return w_end(w, '[', ']');
 }
 
+/*
+ * The end of the run of bytes from i (up to n) that w_string copies as
+ * they are: plain ASCII and whole, valid UTF-8 sequences.
+ */
+static size_t
+w_clean_run(const uint8_t *u, size_t i, size_t n)
+{
+	uint32_t cp;
+	size_t k;
+
+	for (;;) {
+		if ((i = skip_plain(u, i, n)) >= n || u[i] < 0x80)
+			return i;
+		if ((k = utf8_seq(u + i, n - i, &cp)) == 0)
+			return i;
+		i += k;
+	}
+}
+
 /* Writes s (n bytes) as a quoted, escaped JSON string. */
 static int
 w_string(struct json_writer *w, const char *s, size_t n)
 {
 	static const char hexd[] = "0123456789abcdef";
 	const uint8_t *u = (const uint8_t *)s;
+	uint8_t *o;
 	char esc[6];
 	size_t i = 0, run, k;
-	uint32_t cp;
 	int rc;
 
 	if (s == NULL && n != 0)
 		return w_fail(w, CT_ERR_INVALID);
-	if ((rc = w_put(w, "\"", 1)) < 0)
+	if (n > SIZE_MAX - 2)
+		return w_fail(w, CT_ERR_TOO_BIG);
+	run = w_clean_run(u, 0, n);
+	if (run == n) {
+		/* Nothing to escape: quotes around one copy. */
+		if ((o = w_room(w, n + 2)) == NULL)
+			return w->err;
+		o[0] = '"';
+		if (n > 0)
+			memcpy(o + 1, s, n);
+		o[n + 1] = '"';
+		w->buf->len += n + 2;
+		return 0;
+	}
+	if ((rc = w_putc(w, '"')) < 0)
 		return rc;
 	while (i < n) {
 		/* Copy a run of bytes that need no escaping. */
-		for (run = i; run < n; run += k) {
-			if (u[run] < 0x20 || u[run] == '"' || u[run] == '\\')
-				break;
-			if ((k = utf8_seq(u + run, n - run, &cp)) == 0)
-				break;
-		}
+		if (i > 0)
+			run = w_clean_run(u, i, n);
 		if (run > i && (rc = w_put(w, s + i, run - i)) < 0)
 			return rc;
 		if ((i = run) >= n)
@@ -1237,7 +1410,7 @@ w_string(struct json_writer *w, const char *s, size_t n)
 			return rc;
 		i++;
 	}
-	return w_put(w, "\"", 1);
+	return w_putc(w, '"');
 }
 
 int
@@ -1249,11 +1422,11 @@ json_w_key_n(struct json_writer *w, const char *key, size_t n)
 		return w->err;
 	if (w->depth == 0 || w->stack[w->depth - 1] != '{' || w->have_key)
 		return w_fail(w, CT_ERR_INVALID);
-	if (w->need_comma && (rc = w_put(w, ",", 1)) < 0)
+	if (w->need_comma && (rc = w_putc(w, ',')) < 0)
 		return rc;
 	if ((rc = w_string(w, key, n)) < 0)
 		return rc;
-	if ((rc = w_put(w, ":", 1)) < 0)
+	if ((rc = w_putc(w, ':')) < 0)
 		return rc;
 	w->have_key = true;
 	return 0;
@@ -1383,7 +1556,7 @@ json_w_finish(struct json_writer *w, bool newline)
 		return w->err;
 	if (w->depth != 0 || !w->root_done)
 		return w_fail(w, CT_ERR_INVALID);
-	if (newline && (rc = w_put(w, "\n", 1)) < 0)
+	if (newline && (rc = w_putc(w, '\n')) < 0)
 		return rc;
 	w->root_done = false;
 	w->need_comma = false;

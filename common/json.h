@@ -156,6 +156,14 @@ int json_get_str_alloc(const struct json_doc *d, int t, unsigned flags,
     size_t max_bytes, char **out, size_t *outlen);
 /* True when t is a string whose decoded value is exactly s (n bytes). */
 bool json_str_eq(const struct json_doc *d, int t, const char *s, size_t n);
+/*
+ * The value of string token t without a copy, when it has no escape: true
+ * with *p and *n a view into the buffer given to json_parse(); its raw
+ * text is then exactly its decoded value (valid UTF-8, no NUL). False,
+ * with *p and *n untouched, when t is no string or holds an escape (decode
+ * it with json_get_str).
+ */
+bool json_str_plain(const struct json_doc *d, int t, const char **p, size_t *n);
 
 /*
  * The raw text of token t, a view into the buffer given to json_parse():

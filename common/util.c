@@ -182,16 +182,26 @@ util_buf_clear_secret(struct util_buf *b)
 	util_buf_clear(b);
 }
 
+/* The two lower-case hex digits of each byte value. */
+#define HEXC(x) ((char)((x) < 10 ? '0' + (x) : 'a' + (x)-10))
+#define HEXP(b)                                                                \
+	{                                                                      \
+		HEXC((b) >> 4), HEXC((b)&15)                                   \
+	}
+#define HEXP4(b) HEXP(b), HEXP((b) + 1), HEXP((b) + 2), HEXP((b) + 3)
+#define HEXP16(b) HEXP4(b), HEXP4((b) + 4), HEXP4((b) + 8), HEXP4((b) + 12)
+#define HEXP64(b)                                                              \
+	HEXP16(b), HEXP16((b) + 16), HEXP16((b) + 32), HEXP16((b) + 48)
+static const char hex_pairs[256][2] = {HEXP64(0), HEXP64(64), HEXP64(128),
+    HEXP64(192)};
+
 void
 util_hex_encode(const uint8_t *p, size_t n, char *out)
 {
-	static const char digits[] = "0123456789abcdef";
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 0xf];
-	}
+	for (i = 0; i < n; i++)
+		memcpy(out + 2 * i, hex_pairs[p[i]], 2);
 	out[2 * n] = '\0';
 }
 
@@ -227,6 +237,92 @@ util_hex_decode(const char *s, size_t slen, uint8_t *out, size_t outsz)
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return (int)(slen / 2);
+}
+
+/* 0x10 | the value of a lower-case hex digit; 0 for any other byte. */
+static const uint8_t hex_lower[256] = {
+    ['0'] = 0x10,
+    ['1'] = 0x11,
+    ['2'] = 0x12,
+    ['3'] = 0x13,
+    ['4'] = 0x14,
+    ['5'] = 0x15,
+    ['6'] = 0x16,
+    ['7'] = 0x17,
+    ['8'] = 0x18,
+    ['9'] = 0x19,
+    ['a'] = 0x1a,
+    ['b'] = 0x1b,
+    ['c'] = 0x1c,
+    ['d'] = 0x1d,
+    ['e'] = 0x1e,
+    ['f'] = 0x1f,
+};
+
+#define BYTES_01 0x0101010101010101ULL
+#define BYTES_80 0x8080808080808080ULL
+
+/*
+ * Eight lower-case hex digits at s to four bytes; false when one of them
+ * is no such digit. In v, s[0] is the low byte. Once no byte has its top
+ * bit set, adding to v carries nothing from byte to byte, and per byte
+ * b + (0x80 - lo) has its top bit set when b >= lo, b + (0x7f - hi) when
+ * b > hi. A digit's value is its low four bits, plus 9 for 'a' to 'f'.
+ */
+static bool
+hex8_lower(const char *s, uint8_t out[4])
+{
+	uint64_t v, dig, let, n;
+	uint32_t w;
+
+	memcpy(&v, s, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	if ((v & BYTES_80) != 0)
+		return false;
+	dig = (v + BYTES_01 * (0x80 - '0')) & ~(v + BYTES_01 * (0x7f - '9'));
+	let = (v + BYTES_01 * (0x80 - 'a')) & ~(v + BYTES_01 * (0x7f - 'f'));
+	if (((dig | let) & BYTES_80) != BYTES_80)
+		return false;
+	n = (v & BYTES_01 * 0x0f) + (let >> 7 & BYTES_01) * 9;
+	/* Byte k holds the value of digit k (< 16): pairs into the low byte
+	 * of each 16 bits, then those four bytes together. */
+	n = (n << 4 | n >> 8) & 0x00ff00ff00ff00ffULL;
+	n = (n | n >> 8) & 0x0000ffff0000ffffULL;
+	w = (uint32_t)(n | n >> 16);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap32(w);
+#endif
+	memcpy(out, &w, sizeof(w));
+	return true;
+}
+
+int
+util_hex_decode_lower(const char *s, size_t slen, uint8_t *out, size_t outsz)
+{
+	const uint8_t *u = (const uint8_t *)s;
+	unsigned hi, lo, ok = 0x10;
+	size_t i = 0;
+
+	if (slen % 2 != 0)
+		return CT_ERR_FORMAT;
+	if (slen / 2 > outsz)
+		return CT_ERR_TOO_BIG;
+	if (slen / 2 > (size_t)INT32_MAX)
+		return CT_ERR_TOO_BIG;
+	for (; i + 4 <= slen / 2; i += 4)
+		if (!hex8_lower(s + 2 * i, out + i))
+			return CT_ERR_FORMAT;
+	/* The rest one byte at a time, checked once at the end: a byte that
+	 * is no digit clears bit 0x10. */
+	for (; i < slen / 2; i++) {
+		hi = hex_lower[u[2 * i]];
+		lo = hex_lower[u[2 * i + 1]];
+		ok &= hi & lo;
+		out[i] = (uint8_t)(hi << 4 | (lo & 0x0f));
+	}
+	return ok != 0 ? (int)(slen / 2) : CT_ERR_FORMAT;
 }
 
 static const char b64chars[] =
@@ -488,22 +584,74 @@ util_days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + doe - 719468;
 }
 
+/*
+ * Day number (0 is 1970-01-01) to a proleptic Gregorian date; the inverse
+ * of util_days_from_civil (H. Hinnant's civil_from_days).
+ */
+static void
+civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+/* Two decimal digits of v (< 100). */
+static void
+put2(char *p, unsigned v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+}
+
+/* The range the four-digit year of the format can show. */
+#define RFC3339_MIN_T (-62167219200LL) /* 0000-01-01T00:00:00Z */
+#define RFC3339_MAX_T 253402300799LL   /* 9999-12-31T23:59:59Z */
+
+/*
+ * By hand rather than gmtime_r and snprintf (this runs for every row
+ * ctctl prints); the unit test holds it to the gmtime_r output.
+ */
 void
 util_time_rfc3339(int64_t t, char out[UTIL_RFC3339_LEN])
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
+	static const char zero[UTIL_RFC3339_LEN] = "0000-00-00T00:00:00Z";
+	int64_t days, secs, y;
+	unsigned m, d;
 
-	if (gmtime_r(&tt, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
-	    tm.tm_year + 1900 < 0) {
-		snprintf(out, UTIL_RFC3339_LEN, "0000-00-00T00:00:00Z");
+	if (t < RFC3339_MIN_T || t > RFC3339_MAX_T) {
+		memcpy(out, zero, UTIL_RFC3339_LEN);
 		return;
 	}
-	snprintf(out, UTIL_RFC3339_LEN, "%04u-%02u-%02uT%02u:%02u:%02uZ",
-	    (unsigned)(tm.tm_year + 1900) % 10000u,
-	    (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
-	    (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
-	    (unsigned)tm.tm_sec % 100u);
+	days = t / 86400;
+	secs = t % 86400;
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	civil_from_days(days, &y, &m, &d);
+	put2(out, (unsigned)y / 100);
+	put2(out + 2, (unsigned)y % 100);
+	out[4] = '-';
+	put2(out + 5, m);
+	out[7] = '-';
+	put2(out + 8, d);
+	out[10] = 'T';
+	put2(out + 11, (unsigned)secs / 3600);
+	out[13] = ':';
+	put2(out + 14, (unsigned)secs / 60 % 60);
+	out[16] = ':';
+	put2(out + 17, (unsigned)secs % 60);
+	out[19] = 'Z';
+	out[20] = '\0';
 }
 
 static int
@@ -587,23 +735,19 @@ util_now_ms(void)
 void
 util_sanitize(const char *in, size_t n, char *out, size_t outsz)
 {
-	size_t i, o = 0;
+	size_t i, m;
 	unsigned char c;
 
 	if (outsz == 0)
 		return;
-	for (i = 0; i < n; i++) {
-		if (o + 1 >= outsz) {
-			if (outsz >= 4) {
-				memcpy(out + outsz - 4, "...", 3);
-				o = outsz - 1;
-			}
-			break;
-		}
+	m = n < outsz - 1 ? n : outsz - 1;
+	for (i = 0; i < m; i++) {
 		c = (unsigned char)in[i];
-		out[o++] = (c < 0x20 || c >= 0x7f || c == '|') ? '?' : (char)c;
+		out[i] = (c < 0x20 || c >= 0x7f || c == '|') ? '?' : (char)c;
 	}
-	out[o] = '\0';
+	if (m < n && outsz >= 4)
+		memcpy(out + outsz - 4, "...", 3);
+	out[m] = '\0';
 }
 
 void

@@ -66,6 +66,13 @@ void util_buf_clear_secret(struct util_buf *b);
 void util_hex_encode(const uint8_t *p, size_t n, char *out);
 /* Decodes exactly; returns bytes written or a negative ct_err. */
 int util_hex_decode(const char *s, size_t slen, uint8_t *out, size_t outsz);
+/*
+ * As util_hex_decode, but only lower-case digits are accepted (what
+ * util_hex_encode writes); CT_ERR_FORMAT for any other byte. out may be
+ * partly written when it fails.
+ */
+int util_hex_decode_lower(const char *s, size_t slen, uint8_t *out,
+    size_t outsz);
 
 /* Standard base64 with padding. */
 size_t util_b64_encoded_len(size_t n);

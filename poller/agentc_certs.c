@@ -52,12 +52,10 @@ str_view(const struct json_doc *d, int t, char *buf, size_t bufsz,
 
 	if (t < 0)
 		return t;
+	if (json_str_plain(d, t, p, n))
+		return *n < bufsz ? 0 : CT_ERR_TOO_BIG;
 	if (json_type(d, t) != JSON_STRING)
 		return CT_ERR_FORMAT;
-	if ((rc = json_get_raw(d, t, p, n)) != 0)
-		return rc;
-	if (memchr(*p, '\\', *n) == NULL)
-		return *n < bufsz ? 0 : CT_ERR_TOO_BIG;
 	if ((rc = json_get_str(d, t, 0, buf, bufsz, n)) != 0)
 		return rc;
 	*p = buf;
@@ -80,20 +78,14 @@ get_hash(const struct json_doc *d, int t, uint8_t out[32])
 {
 	char buf[65];
 	const char *s;
-	size_t n, i;
-	int rc, hi, lo;
+	size_t n;
+	int rc;
 
 	if ((rc = str_view(d, t, buf, sizeof(buf), &s, &n)) != 0)
 		return rc == CT_ERR_TOO_BIG ? CT_ERR_FORMAT : rc;
 	if (n != 64)
 		return CT_ERR_FORMAT;
-	for (i = 0; i < 32; i++) {
-		if ((hi = hex_nibble(s[2 * i])) < 0 ||
-		    (lo = hex_nibble(s[2 * i + 1])) < 0)
-			return CT_ERR_FORMAT;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
+	return util_hex_decode_lower(s, n, out, 32) == 32 ? 0 : CT_ERR_FORMAT;
 }
 
 static int
@@ -166,16 +158,17 @@ get_names(const struct json_doc *d, int t, struct agentc_cert *c)
 	p = (char *)(names + size);
 	(void)json_iter_arr(d, t, &it);
 	while (json_iter_next(&it, &e)) {
-		(void)json_get_raw(d, e, &raw, &rawn);
-		/* Validated by json_parse: without an escape, the raw text is
-		 * the value (no NUL in it either). */
-		if (memchr(raw, '\\', rawn) == NULL) {
+		/* Without an escape, the raw text is the value (validated by
+		 * json_parse, no NUL in it either). */
+		if (json_str_plain(d, e, &raw, &rawn)) {
 			memcpy(p, raw, rawn);
 			p[rawn] = '\0';
 			len = rawn;
 			rc = 0;
-		} else
+		} else {
+			(void)json_get_raw(d, e, &raw, &rawn);
 			rc = json_get_str(d, e, 0, p, rawn + 1, &len);
+		}
 		if (rc == 0 && (len == 0 || len > AGENTC_NAME_MAX_BYTES))
 			rc = len == 0 ? CT_ERR_FORMAT : CT_ERR_TOO_BIG;
 		if (rc != 0) {
@@ -221,7 +214,7 @@ get_path(const struct json_doc *d, int t, char **out)
 		return CT_ERR_FORMAT;
 	if ((rc = json_get_raw(d, t, &raw, &n)) != 0)
 		return rc;
-	if (memchr(raw, '\\', n) != NULL)
+	if (!json_str_plain(d, t, &raw, &n))
 		return json_get_str_alloc(d, t, 0, AGENTC_PATH_MAX_BYTES, out,
 		    &n);
 	/* No escape: the raw text (validated by json_parse) is the value. */
@@ -259,9 +252,19 @@ enum cert_field {
 	F__MAX
 };
 
-static const char *const cert_fields[F__MAX] = {"tbs_sha256", "sha256",
-    "serial", "spki_sha256", "not_before", "not_after", "source", "first_seen",
-    "precert", "live", "path", "dns_names"};
+/* Names with their lengths, so a key is compared by length first. */
+#define FIELD(s)                                                               \
+	{                                                                      \
+		s, sizeof(s) - 1                                               \
+	}
+static const struct {
+	const char *name;
+	size_t len;
+} cert_fields[F__MAX] = {FIELD("tbs_sha256"), FIELD("sha256"), FIELD("serial"),
+    FIELD("spki_sha256"), FIELD("not_before"), FIELD("not_after"),
+    FIELD("source"), FIELD("first_seen"), FIELD("precert"), FIELD("live"),
+    FIELD("path"), FIELD("dns_names")};
+#undef FIELD
 
 /* The field named by key token k, or F__MAX for another member. */
 static enum cert_field
@@ -271,18 +274,18 @@ field_of(const struct json_doc *d, int k)
 	size_t n;
 	int i;
 
-	if (json_get_raw(d, k, &raw, &n) != 0)
-		return F__MAX;
-	for (i = 0; i < F__MAX; i++)
-		if (n == strlen(cert_fields[i]) &&
-		    memcmp(raw, cert_fields[i], n) == 0)
-			return (enum cert_field)i;
-	/* A key written with escapes is compared decoded. */
-	if (memchr(raw, '\\', n) != NULL)
+	if (json_str_plain(d, k, &raw, &n)) {
 		for (i = 0; i < F__MAX; i++)
-			if (json_str_eq(d, k, cert_fields[i],
-			        strlen(cert_fields[i])))
+			if (n == cert_fields[i].len &&
+			    raw[0] == cert_fields[i].name[0] &&
+			    memcmp(raw, cert_fields[i].name, n) == 0)
 				return (enum cert_field)i;
+		return F__MAX;
+	}
+	/* A key written with escapes is compared decoded. */
+	for (i = 0; i < F__MAX; i++)
+		if (json_str_eq(d, k, cert_fields[i].name, cert_fields[i].len))
+			return (enum cert_field)i;
 	return F__MAX;
 }
 
@@ -400,7 +403,7 @@ parse_cert(const struct json_doc *d, int o, struct agentc_cert *c,
 	if (rc == 0)
 		rc = cert_fill(d, tok, c, &f);
 	if (rc != 0 && f != F__MAX)
-		*field = cert_fields[f];
+		*field = cert_fields[f].name;
 	return rc;
 }
 

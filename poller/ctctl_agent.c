@@ -38,6 +38,9 @@
 #define CTCTL_OUT_MAX_BYTES (64 * 1024 * 1024)
 #define CTCTL_TEXT_MAX_BYTES 512 /* one value shown in text output */
 #define CTCTL_TBS_PREFIX_HEX 16
+#if CTCTL_TBS_PREFIX_HEX % 2 != 0 || CTCTL_TBS_PREFIX_HEX > 64
+#error "CTCTL_TBS_PREFIX_HEX must be an even number of digits of a SHA-256"
+#endif
 #define CTCTL_KNOWN_AGENTS_SHOWN 8
 
 /* ------------------------------------------------------------ helpers */
@@ -850,31 +853,84 @@ write_cert_json(struct json_writer *w, const struct agentc_cert *c)
 	json_w_obj_end(w);
 }
 
+/*
+ * Appends n bytes of s to the text in out (outsz bytes, *len of them used,
+ * *len < outsz), cut to fit as snprintf would; always NUL-terminated.
+ * False when s was cut.
+ */
+static bool
+text_add(char *out, size_t outsz, size_t *len, const char *s, size_t n)
+{
+	size_t room = outsz - *len - 1;
+	bool fits = n <= room;
+
+	if (!fits)
+		n = room;
+	memcpy(out + *len, s, n);
+	*len += n;
+	out[*len] = '\0';
+	return fits;
+}
+
+/* As text_add with a NUL-terminated s, then blanks up to width (printf's
+ * "%-*s"). */
+static void
+text_pad(char *out, size_t outsz, size_t *len, const char *s, size_t width)
+{
+	static const char blanks[] = "                    ";
+	size_t n = strlen(s);
+
+	if (!text_add(out, outsz, len, s, n) || n >= width)
+		return;
+	width -= n;
+	if (width > sizeof(blanks) - 1)
+		width = sizeof(blanks) - 1;
+	(void)text_add(out, outsz, len, blanks, width);
+}
+
+/*
+ * One row of the table, built by hand and written at once (printf made
+ * up most of the cost of printing a long list).
+ */
 static void
 print_cert_text(const struct agentc_cert *c)
 {
 	char hex[65], t[UTIL_RFC3339_LEN], names[CTCTL_TEXT_MAX_BYTES];
 	char path[CTCTL_TEXT_MAX_BYTES], one[CTCTL_TEXT_MAX_BYTES];
+	char line[3 * CTCTL_TEXT_MAX_BYTES];
 	size_t i, len = 0;
-	int n;
 
-	util_hex_encode(c->tbs_sha256, 32, hex);
-	hex[CTCTL_TBS_PREFIX_HEX] = '\0';
+	_Static_assert(sizeof(line) > sizeof(names) + sizeof(path) + 8 + 20 +
+	            16 + sizeof(" (precert)") + 4 * 2 + 1,
+	    "a row always fits line");
+
+	/* Only the bytes of the prefix shown. */
+	util_hex_encode(c->tbs_sha256, CTCTL_TBS_PREFIX_HEX / 2, hex);
 	util_time_rfc3339(c->not_after, t);
 	names[0] = '\0';
 	for (i = 0; i < c->n_dns_names && len + 8 < sizeof(names); i++) {
 		util_sanitize(c->dns_names[i], strlen(c->dns_names[i]), one,
 		    sizeof(one));
-		n = snprintf(names + len, sizeof(names) - len, "%s%s",
-		    i > 0 ? "," : "", one);
-		if (n < 0 || (size_t)n >= sizeof(names) - len)
+		if ((i > 0 && !text_add(names, sizeof(names), &len, ",", 1)) ||
+		    !text_add(names, sizeof(names), &len, one, strlen(one)))
 			break;
-		len += (size_t)n;
 	}
 	util_sanitize(c->path, strlen(c->path), path, sizeof(path));
-	printf("%-8s  %-20s  %-16s  %s%s  %s\n", agentc_source_names[c->source],
-	    t, hex, names[0] != '\0' ? names : "-",
-	    c->precert ? " (precert)" : "", path[0] != '\0' ? path : "-");
+	/* "%-8s  %-20s  %-16s  %s%s  %s\n" */
+	len = 0;
+	line[0] = '\0';
+	text_pad(line, sizeof(line), &len, agentc_source_names[c->source], 8);
+	text_add(line, sizeof(line), &len, "  ", 2);
+	text_pad(line, sizeof(line), &len, t, 20);
+	text_add(line, sizeof(line), &len, "  ", 2);
+	text_pad(line, sizeof(line), &len, hex, 16);
+	text_add(line, sizeof(line), &len, "  ", 2);
+	text_pad(line, sizeof(line), &len, names[0] != '\0' ? names : "-", 0);
+	text_pad(line, sizeof(line), &len, c->precert ? " (precert)" : "", 0);
+	text_add(line, sizeof(line), &len, "  ", 2);
+	text_pad(line, sizeof(line), &len, path[0] != '\0' ? path : "-", 0);
+	text_add(line, sizeof(line), &len, "\n", 1);
+	(void)fwrite(line, 1, len, stdout);
 }
 
 static int

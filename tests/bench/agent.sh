@@ -277,12 +277,29 @@ echo "agent: $NAME on 127.0.0.1:$port, 'certs www.example.org' answers $n certif
 
 echo "ctctl agent ... certs www.example.org:"
 measure "fresh, 1 client" spawn 1 "${q[@]}"
+cpu0=$(awk '{print $14 + $15}' "/proc/$agent_pid/stat")
 measure "fresh, 16 clients" spawn 16 "${q[@]}"
+cpu1=$(awk '{print $14 + $15}' "/proc/$agent_pid/stat")
 measure "resumed, 1 client" repeat 1 "${q[@]}"
 measure "resumed, 16 clients" repeat 16 "${q[@]}"
 cp "$T/r-fresh, 1 client" "$T/r-o1"
 cp "$T/r-fresh, 16 clients" "$T/r-o16"
 echo "  agent RSS with 100 records after the load: $(rss $agent_pid VmRSS) KiB (peak $(rss $agent_pid VmHWM) KiB)"
+# Where the time of a fresh request goes at 16 clients: the agent's CPU
+# per request (from its /proc ticks), and the floor of a new process
+# (ctctl --version, spawned the same way), which no client work removes.
+python3 - "$T/r-fresh, 16 clients" "$cpu0" "$cpu1" "$(getconf CLK_TCK)" \
+    "$(nproc)" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ticks = int(sys.argv[3]) - int(sys.argv[2])
+cpus = int(sys.argv[5])
+if r["n"]:
+    print("  16 clients: %.2f ms of CPU time per request (%d CPUs busy), %.2f ms of it in ct-agent"
+          % (cpus * r["wall"] * 1000 / r["n"], cpus,
+             ticks * 1000.0 / int(sys.argv[4]) / r["n"]))
+PY
+measure "floor: ctctl --version, 16" spawn 16 "$ctctl" --version
 
 # ------------------------------------------------------------ NRPE
 

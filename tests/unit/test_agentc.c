@@ -1048,6 +1048,35 @@ START_TEST(test_certs_caps)
 }
 END_TEST
 
+/*
+ * One bad digit at each of a hash's 64 places (across the 8-digit words
+ * it is decoded by): upper case, the neighbours of 0-9 and a-f, others.
+ */
+START_TEST(test_certs_hash_every_digit)
+{
+	static const char bad[] = "AFG/:`g \x7f";
+	char v[80];
+	size_t pos, k;
+
+	for (pos = 0; pos < 64; pos++) {
+		for (k = 0; k < sizeof(bad) - 1; k++) {
+			snprintf(v, sizeof(v), "\"%s\"", HEX64);
+			v[1 + pos] = bad[k];
+			expect_bad_field("sha256", v, CT_ERR_FORMAT,
+			    "certs[0].sha256: wrong type or form");
+			expect_bad_field("tbs_sha256", v, CT_ERR_FORMAT,
+			    "certs[0].tbs_sha256: wrong type or form");
+		}
+		/* Every digit value at this place. */
+		for (k = 0; k < 16; k++) {
+			snprintf(v, sizeof(v), "\"%s\"", HEX64);
+			v[1 + pos] = "0123456789abcdef"[k];
+			expect_bad_field("spki_sha256", v, 0, "");
+		}
+	}
+}
+END_TEST
+
 /* Escapes are decoded; a NUL escape is refused. */
 START_TEST(test_certs_escapes)
 {
@@ -1136,6 +1165,7 @@ agentc_suite(void)
 	tcase_add_test(tp, test_certs_bad_fields);
 	tcase_add_test(tp, test_certs_bad_documents);
 	tcase_add_test(tp, test_certs_caps);
+	tcase_add_test(tp, test_certs_hash_every_digit);
 	tcase_add_test(tp, test_certs_escapes);
 	tcase_add_test(tp, test_certs_duplicates);
 	suite_add_tcase(s, tp);

@@ -1,7 +1,9 @@
 /*
  * Tests for common/json: valid documents, everything jsmn's strict mode
- * still lets through, truncation at every length, caps (bytes, tokens,
- * depth), escapes, integer ranges, wrong types, and the writer round trip.
+ * still lets through, truncation at every length and inside escapes and
+ * UTF-8, caps (bytes, tokens, depth), escapes, every byte class at every
+ * place of a string (the parser and writer read 8 bytes at a time),
+ * integer ranges, wrong types, and the writer round trip.
  */
 #include <check.h>
 #include <stdint.h>
@@ -279,6 +281,216 @@ START_TEST(test_strict_gaps_rejected)
 	REJECT("[1,]", CT_ERR_FORMAT);
 	REJECT("{\"a\":01}", CT_ERR_FORMAT);
 	REJECT("{\"a\":nan}", CT_ERR_FORMAT);
+}
+END_TEST
+
+/* Input that ends inside an escape or a UTF-8 sequence is cut short;
+ * a byte that cannot go on is malformed. */
+START_TEST(test_cut_inside_string)
+{
+	REJECT("[\"\\", CT_ERR_TRUNCATED);
+	REJECT("[\"\\u", CT_ERR_TRUNCATED);
+	REJECT("[\"\\u1", CT_ERR_TRUNCATED);
+	REJECT("[\"\\u12", CT_ERR_TRUNCATED);
+	REJECT("[\"\\u123", CT_ERR_TRUNCATED);
+	REJECT("[\"\\u1234", CT_ERR_TRUNCATED);
+	REJECT("[\"\\ud83d", CT_ERR_TRUNCATED);
+	REJECT("[\"\\ud83d\\", CT_ERR_TRUNCATED);
+	REJECT("[\"\\ud83d\\u", CT_ERR_TRUNCATED);
+	REJECT("[\"\\ud83d\\ude0", CT_ERR_TRUNCATED);
+	REJECT("[\"\\ud83d\\ude00", CT_ERR_TRUNCATED);
+	REJECT("[\"\xc3", CT_ERR_TRUNCATED);
+	REJECT("[\"\xe2\x82", CT_ERR_TRUNCATED);
+	REJECT("[\"\xf0\x9f\x98", CT_ERR_TRUNCATED);
+	REJECT("[\"abcdefghijklmnopq", CT_ERR_TRUNCATED);
+	REJECT("[tru", CT_ERR_TRUNCATED);
+	REJECT("{\"a\":1,", CT_ERR_TRUNCATED);
+	/* Malformed and cut short too: either error (jsmn's tokenizer
+	 * sees the cut first). */
+	REJECT("[\"\\u12x", 0);
+	REJECT("[\"\\ud83dx", 0);
+	REJECT("[\"\\ud83d\\n", 0);
+	REJECT("[\"\\ud83d\\u0041", 0);
+	REJECT("[\"\\ude00", 0);
+	REJECT("[\"\xc3x", 0);
+	REJECT("[\"\xe0\x80", 0);
+	REJECT("[\"\xff", 0);
+	REJECT("[\"a\x01", 0);
+	REJECT("[1 2", 0);
+	REJECT("[x", 0);
+	/* After the root value: trailing bytes, or what jsmn's tokenizer
+	 * says first (an unmatched bracket; a primitive with no end). */
+	REJECT("[1]]", CT_ERR_FORMAT);
+	REJECT("[1] 2", 0);
+	REJECT("{}x", 0);
+	REJECT("\"a\"\"", 0);
+}
+END_TEST
+
+/* s with one byte replaced, as a one-element array: "[\"...\"]". */
+static int
+parse_with(const char *s, size_t len, size_t pos, const char *put,
+    size_t putlen, struct json_doc **d, char *doc)
+{
+	size_t n = 0;
+
+	doc[n++] = '[';
+	doc[n++] = '"';
+	memcpy(doc + n, s, pos);
+	n += pos;
+	memcpy(doc + n, put, putlen);
+	n += putlen;
+	memcpy(doc + n, s + pos + 1, len - pos - 1);
+	n += len - pos - 1;
+	doc[n++] = '"';
+	doc[n++] = ']';
+	return json_parse(doc, n, NULL, d);
+}
+
+/*
+ * One byte of each kind at every place of strings up to 40 bytes long,
+ * across the 8-byte words the parser and the writer read at a time.
+ */
+START_TEST(test_string_every_place)
+{
+	static const struct {
+		const char *put; /* in place of one byte */
+		size_t putlen;
+		int rc;           /* of the parse */
+		int rc_last;      /* of the parse, in place of the last byte */
+		const char *dec;  /* decoded, when it parses */
+		const char *wout; /* as the writer puts it */
+	} kinds[] = {
+	    {"\x01", 1, CT_ERR_FORMAT, CT_ERR_FORMAT, NULL, "\\u0001"},
+	    {"\x1f", 1, CT_ERR_FORMAT, CT_ERR_FORMAT, NULL, "\\u001f"},
+	    {"\n", 1, CT_ERR_FORMAT, CT_ERR_FORMAT, NULL, "\\n"},
+	    /* An odd quote leaves a string open: either error. */
+	    {"\"", 1, 0, 0, NULL, "\\\""},
+	    /* Last, it escapes the closing quote. */
+	    {"\\", 1, CT_ERR_FORMAT, CT_ERR_TRUNCATED, NULL, "\\\\"},
+	    {"\x80", 1, CT_ERR_FORMAT, CT_ERR_FORMAT, NULL, "\\u0080"},
+	    {"\xff", 1, CT_ERR_FORMAT, CT_ERR_FORMAT, NULL, "\\u00ff"},
+	    {"\xc3", 1, CT_ERR_FORMAT, CT_ERR_FORMAT, NULL, "\\u00c3"},
+	    {"\x7f", 1, 0, 0, "\x7f", "\x7f"},
+	    {" ", 1, 0, 0, " ", " "},
+	    {"\xc3\xa9", 2, 0, 0, "\xc3\xa9", "\xc3\xa9"},
+	    {"\xf0\x9f\x98\x80", 4, 0, 0, "\xf0\x9f\x98\x80",
+	        "\xf0\x9f\x98\x80"},
+	    {"\\n", 2, 0, 0, "\n", NULL},
+	    {"\\u00e9", 6, 0, 0, "\xc3\xa9", NULL},
+	};
+	/* No escape letter among them: a backslash before one is refused. */
+	static const char fill[] = "acdeghijklmopqsvwxyz";
+	char s[40], doc[64], dec[64], want[128];
+	const char *raw;
+	struct json_doc *d;
+	struct util_buf b;
+	struct json_writer w;
+	size_t len, pos, k, i, n, rn;
+	int rc, want_rc;
+
+	for (len = 1; len <= sizeof(s); len++) {
+		for (i = 0; i < len; i++)
+			s[i] = fill[i % (sizeof(fill) - 1)];
+		for (pos = 0; pos < len; pos++) {
+			for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+				d = NULL;
+				rc = parse_with(s, len, pos, kinds[k].put,
+				    kinds[k].putlen, &d, doc);
+				want_rc = pos + 1 < len ? kinds[k].rc
+				                        : kinds[k].rc_last;
+				ck_assert_msg(want_rc == 0 &&
+				            kinds[k].dec == NULL
+				        ? rc < 0
+				        : rc == want_rc,
+				    "len %zu pos %zu kind %zu: %s", len, pos, k,
+				    ct_strerror(rc));
+				if (rc != 0) {
+					ck_assert_ptr_null(d);
+					continue;
+				}
+				/* The decoded value and the plain view. */
+				n = (size_t)snprintf(want, sizeof(want),
+				    "%.*s%s%.*s", (int)pos, s, kinds[k].dec,
+				    (int)(len - pos - 1), s + pos + 1);
+				ck_assert_int_eq(json_get_str(d, 1, 0, dec,
+				                     sizeof(dec), &i),
+				    0);
+				ck_assert_uint_eq(i, n);
+				ck_assert_mem_eq(dec, want, n);
+				if (kinds[k].wout != NULL) {
+					ck_assert(
+					    json_str_plain(d, 1, &raw, &rn));
+					ck_assert_uint_eq(rn, n);
+					ck_assert_mem_eq(raw, want, n);
+				} else {
+					ck_assert(
+					    !json_str_plain(d, 1, &raw, &rn));
+				}
+				json_free(d);
+			}
+			/* The writer, for the raw bytes of each kind. */
+			for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+				if (kinds[k].wout == NULL)
+					continue;
+				util_buf_init(&b, 4096);
+				json_w_init(&w, &b);
+				memcpy(dec, s, pos);
+				memcpy(dec + pos, kinds[k].put,
+				    kinds[k].putlen);
+				memcpy(dec + pos + kinds[k].putlen, s + pos + 1,
+				    len - pos - 1);
+				ck_assert_int_eq(json_w_str_n(&w, dec,
+				                     len - 1 + kinds[k].putlen),
+				    0);
+				ck_assert_int_eq(json_w_finish(&w, false), 0);
+				n = (size_t)snprintf(want, sizeof(want),
+				    "\"%.*s%s%.*s\"", (int)pos, s,
+				    kinds[k].wout, (int)(len - pos - 1),
+				    s + pos + 1);
+				ck_assert_msg(b.len == n &&
+				        memcmp(b.data, want, n) == 0,
+				    "writer: len %zu pos %zu kind %zu", len,
+				    pos, k);
+				util_buf_clear(&b);
+			}
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_str_plain)
+{
+	struct json_doc *d = NULL;
+	const char *p = "untouched";
+	size_t n = 99;
+
+	ck_assert_int_eq(
+	    parse("{\"k\":\"v w\",\"e\\u0041\":\"a\\nb\",\"n\":1,\"z\":\"\"}",
+	        &d),
+	    0);
+	ck_assert(json_str_plain(d, 1, &p, &n)); /* key "k" */
+	ck_assert_uint_eq(n, 1);
+	ck_assert_mem_eq(p, "k", 1);
+	ck_assert(json_str_plain(d, 2, &p, &n));
+	ck_assert_uint_eq(n, 3);
+	ck_assert_mem_eq(p, "v w", 3);
+	/* Escapes: false, and nothing written. */
+	p = "untouched";
+	n = 99;
+	ck_assert(!json_str_plain(d, 3, &p, &n));
+	ck_assert(!json_str_plain(d, 4, &p, &n));
+	ck_assert(!json_str_plain(d, 6, &p, &n)); /* a number */
+	ck_assert(!json_str_plain(d, JSON_ROOT, &p, &n));
+	ck_assert(!json_str_plain(d, -1, &p, &n));
+	ck_assert(!json_str_plain(d, 99, &p, &n));
+	ck_assert(!json_str_plain(NULL, 0, &p, &n));
+	ck_assert_str_eq(p, "untouched");
+	ck_assert_uint_eq(n, 99);
+	ck_assert(json_str_eq(d, 3, "eA", 2));
+	ck_assert(json_str_plain(d, 8, &p, &n)); /* "" */
+	ck_assert_uint_eq(n, 0);
+	json_free(d);
 }
 END_TEST
 
@@ -959,15 +1171,14 @@ START_TEST(test_array_body)
 		int rc;
 		const char *why;
 	} cases[] = {
-		{ "", CT_ERR_TRUNCATED, "empty response" },
-		{ " \r\n", CT_ERR_TRUNCATED, "empty response" },
-		{ "<html>busy</html>", CT_ERR_FORMAT,
-		    "response is HTML, not JSON" },
-		{ "[{\"id\":1", CT_ERR_TRUNCATED, "response is cut short" },
-		{ "{\"a\":1}", CT_ERR_FORMAT,
-		    "response is a JSON object, not an array" },
-		{ "tru", CT_ERR_FORMAT, "response is not JSON" },
-		{ "[1,2]", 0, "" },
+	    {"", CT_ERR_TRUNCATED, "empty response"},
+	    {" \r\n", CT_ERR_TRUNCATED, "empty response"},
+	    {"<html>busy</html>", CT_ERR_FORMAT, "response is HTML, not JSON"},
+	    {"[{\"id\":1", CT_ERR_TRUNCATED, "response is cut short"},
+	    {"{\"a\":1}", CT_ERR_FORMAT,
+	        "response is a JSON object, not an array"},
+	    {"tru", CT_ERR_FORMAT, "response is not JSON"},
+	    {"[1,2]", 0, ""},
 	};
 	struct json_doc *d;
 	char why[128];
@@ -978,8 +1189,8 @@ START_TEST(test_array_body)
 		    strlen(cases[i].body), 1024, &d, why, sizeof(why));
 
 		ck_assert_msg(rc == cases[i].rc, "case %zu: %d", i, rc);
-		ck_assert_msg(strncmp(why, cases[i].why, strlen(cases[i].why)) ==
-			0,
+		ck_assert_msg(strncmp(why, cases[i].why,
+		                  strlen(cases[i].why)) == 0,
 		    "case %zu: %s", i, why);
 		if (rc == 0) {
 			ck_assert_int_eq(json_size(d, JSON_ROOT), 2);
@@ -990,7 +1201,7 @@ START_TEST(test_array_body)
 	}
 	/* The byte cap. */
 	ck_assert_int_eq(json_parse_array_body("[1,2,3]", 7, 4, &d, why,
-			     sizeof(why)),
+	                     sizeof(why)),
 	    CT_ERR_TOO_BIG);
 	ck_assert_str_eq(why, "response over the JSON caps");
 }
@@ -1009,6 +1220,9 @@ json_suite(void)
 	tcase_add_test(tc, test_strict_gaps_rejected);
 	tcase_add_test(tc, test_trailing_and_empty);
 	tcase_add_test(tc, test_unterminated);
+	tcase_add_test(tc, test_cut_inside_string);
+	tcase_add_test(tc, test_string_every_place);
+	tcase_add_test(tc, test_str_plain);
 	tcase_add_test(tc, test_truncated_every_length);
 	tcase_add_test(tc, test_depth_cap);
 	tcase_add_test(tc, test_token_cap);

@@ -1,6 +1,7 @@
 /*
  * Unit tests for common/util: capped buffers, hex, base64, PEM, files,
- * RFC 3339 time, sanitising, integer parsing.
+ * RFC 3339 time (the formatter held to gmtime_r), sanitising, integer
+ * parsing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -218,6 +219,87 @@ START_TEST(test_hex)
 	ck_assert_int_eq(util_hex_decode("000102", 6, dec, 3), 3);
 	/* The length is what the caller says. */
 	ck_assert_int_eq(util_hex_decode("ff00zz", 4, dec, 8), 2);
+}
+END_TEST
+
+/* Every byte value against printf's "%02x". */
+START_TEST(test_hex_encode_all)
+{
+	uint8_t in[256];
+	char out[2 * 256 + 1], want[3];
+	int i;
+
+	for (i = 0; i < 256; i++)
+		in[i] = (uint8_t)i;
+	util_hex_encode(in, sizeof(in), out);
+	ck_assert_uint_eq(strlen(out), 512);
+	for (i = 0; i < 256; i++) {
+		snprintf(want, sizeof(want), "%02x", (unsigned)i);
+		ck_assert_msg(memcmp(out + 2 * i, want, 2) == 0, "byte %d", i);
+	}
+}
+END_TEST
+
+START_TEST(test_hex_decode_lower)
+{
+	uint8_t out[48], ref[48];
+	char s[97];
+	size_t len, pos, i;
+	int c, rc;
+	bool digit;
+
+	memset(out, 0xee, sizeof(out));
+	ck_assert_int_eq(util_hex_decode_lower("0001abcdefff", 12, out, 6), 6);
+	ck_assert_mem_eq(out, "\x00\x01\xab\xcd\xef\xff", 6);
+	ck_assert_uint_eq(out[6], 0xee);
+	ck_assert_int_eq(util_hex_decode_lower("", 0, out, 0), 0);
+	/* What util_hex_decode takes but this does not: upper case. */
+	ck_assert_int_eq(util_hex_decode_lower("0001ABcdEFff", 12, out, 6),
+	    CT_ERR_FORMAT);
+	ck_assert_int_eq(util_hex_decode_lower("0123456789ABCDEF", 16, out, 8),
+	    CT_ERR_FORMAT);
+	/* Odd length, bad characters, too small an output. */
+	ck_assert_int_eq(util_hex_decode_lower("abc", 3, out, 8),
+	    CT_ERR_FORMAT);
+	ck_assert_int_eq(util_hex_decode_lower("0123456789abcde", 15, out, 8),
+	    CT_ERR_FORMAT);
+	ck_assert_int_eq(util_hex_decode_lower("0g", 2, out, 8), CT_ERR_FORMAT);
+	ck_assert_int_eq(util_hex_decode_lower("0\0", 2, out, 8),
+	    CT_ERR_FORMAT);
+	ck_assert_int_eq(util_hex_decode_lower("000102", 6, out, 2),
+	    CT_ERR_TOO_BIG);
+	ck_assert_int_eq(util_hex_decode_lower("000102", 6, out, 3), 3);
+	ck_assert_int_eq(util_hex_decode_lower("ff00zz", 4, out, 8), 2);
+	/*
+	 * Every byte value at every place of strings of each even length up
+	 * to 96 digits (across the 8-digit words it decodes at a time): only
+	 * 0-9 and a-f pass, and then with util_hex_decode's bytes.
+	 */
+	for (len = 2; len < sizeof(s); len += 2) {
+		for (i = 0; i < len; i++)
+			s[i] = "0123456789abcdef"[(i * 7 + len) % 16];
+		for (pos = 0; pos < len; pos++) {
+			for (c = 0; c < 256; c++) {
+				s[pos] = (char)c;
+				digit = (c >= '0' && c <= '9') ||
+				    (c >= 'a' && c <= 'f');
+				rc = util_hex_decode_lower(s, len, out,
+				    sizeof(out));
+				if (!digit) {
+					ck_assert_msg(rc == CT_ERR_FORMAT,
+					    "len %zu pos %zu byte %d: %d", len,
+					    pos, c, rc);
+					continue;
+				}
+				ck_assert_int_eq(rc, (int)(len / 2));
+				ck_assert_int_eq(util_hex_decode(s, len, ref,
+				                     sizeof(ref)),
+				    (int)(len / 2));
+				ck_assert_mem_eq(out, ref, len / 2);
+			}
+			s[pos] = "0123456789abcdef"[(pos * 7 + len) % 16];
+		}
+	}
 }
 END_TEST
 
@@ -692,6 +774,71 @@ START_TEST(test_time_format)
 }
 END_TEST
 
+/* What util_time_rfc3339 was: gmtime_r and snprintf. */
+static void
+time_ref(int64_t t, char out[UTIL_RFC3339_LEN])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (gmtime_r(&tt, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
+	    tm.tm_year + 1900 < 0) {
+		snprintf(out, UTIL_RFC3339_LEN, "0000-00-00T00:00:00Z");
+		return;
+	}
+	snprintf(out, UTIL_RFC3339_LEN, "%04u-%02u-%02uT%02u:%02u:%02uZ",
+	    (unsigned)(tm.tm_year + 1900) % 10000u,
+	    (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
+	    (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u,
+	    (unsigned)tm.tm_sec % 100u);
+}
+
+static void
+time_same(int64_t t)
+{
+	char got[UTIL_RFC3339_LEN], want[UTIL_RFC3339_LEN];
+
+	memset(got, 'x', sizeof(got));
+	util_time_rfc3339(t, got);
+	time_ref(t, want);
+	ck_assert_msg(memcmp(got, want, sizeof(got)) == 0,
+	    "%lld: %.21s, want %s", (long long)t, got, want);
+}
+
+/* The formatter by hand against the C library, edge dates first. */
+START_TEST(test_time_format_gmtime)
+{
+	static const int64_t years[] = {0, 1, 3, 4, 99, 100, 399, 400, 1582,
+	    1899, 1900, 1969, 1970, 1971, 1972, 1999, 2000, 2001, 2024, 2038,
+	    2100, 2400, 9998, 9999};
+	static const int64_t edges[] = {INT64_MIN, INT64_MIN + 1,
+	    -62167219201LL, -62167219200LL, -62167219199LL, -86401, -86400,
+	    -86399, -1, 0, 1, 59, 60, 3599, 3600, 86399, 86400, 951782400,
+	    2147483647LL, 2147483648LL, 4107542399LL, 4107542400LL,
+	    253402300799LL, 253402300800LL, INT64_MAX - 1, INT64_MAX};
+	int64_t day, t;
+	size_t i;
+
+	if (sizeof(time_t) < 8)
+		return; /* the reference cannot reach the range */
+	for (i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+		time_same(edges[i]);
+	/* Every day of years around leap rules and the ends of the range,
+	 * at its first and last second. */
+	for (i = 0; i < sizeof(years) / sizeof(years[0]); i++) {
+		for (day = util_days_from_civil(years[i], 1, 1);
+		     day < util_days_from_civil(years[i] + 1, 1, 1); day++) {
+			time_same(day * 86400);
+			time_same(day * 86400 + 86399);
+		}
+	}
+	/* The whole range and a little past both ends, in odd steps. */
+	for (t = -62167219200LL - 86400 * 400; t < 253402300800LL + 86400 * 400;
+	     t += 999983)
+		time_same(t);
+}
+END_TEST
+
 START_TEST(test_days_from_civil)
 {
 	ck_assert_int_eq(util_days_from_civil(1970, 1, 1), 0);
@@ -917,8 +1064,8 @@ END_TEST
 
 START_TEST(test_buf_put_be)
 {
-	static const uint8_t want[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
-		0x07, 0x08, 0x00, 0x03, 'a', 'b', 'c' };
+	static const uint8_t want[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+	    0x08, 0x00, 0x03, 'a', 'b', 'c'};
 	struct util_buf b;
 	static uint8_t big[65536];
 
@@ -969,6 +1116,8 @@ util_suite(void)
 
 	tc = tcase_create("codec");
 	tcase_add_test(tc, test_hex);
+	tcase_add_test(tc, test_hex_encode_all);
+	tcase_add_test(tc, test_hex_decode_lower);
 	tcase_add_test(tc, test_b64_vectors);
 	tcase_add_test(tc, test_b64_binary);
 	tcase_add_test(tc, test_b64_strict);
@@ -986,6 +1135,7 @@ util_suite(void)
 
 	tc = tcase_create("time");
 	tcase_add_test(tc, test_time_format);
+	tcase_add_test(tc, test_time_format_gmtime);
 	tcase_add_test(tc, test_days_from_civil);
 	tcase_add_test(tc, test_time_parse);
 	tcase_add_test(tc, test_time_parse_bad);
