@@ -217,18 +217,25 @@ hexval(char c)
 	return -1;
 }
 
+/* What both decoders check first: 0, or the error they return. */
+static int
+hex_lengths(size_t slen, size_t outsz)
+{
+	if (slen % 2 != 0)
+		return CT_ERR_FORMAT;
+	if (slen / 2 > outsz || slen / 2 > (size_t)INT32_MAX)
+		return CT_ERR_TOO_BIG;
+	return 0;
+}
+
 int
 util_hex_decode(const char *s, size_t slen, uint8_t *out, size_t outsz)
 {
 	size_t i;
-	int hi, lo;
+	int hi, lo, rc;
 
-	if (slen % 2 != 0)
-		return CT_ERR_FORMAT;
-	if (slen / 2 > outsz)
-		return CT_ERR_TOO_BIG;
-	if (slen / 2 > (size_t)INT32_MAX)
-		return CT_ERR_TOO_BIG;
+	if ((rc = hex_lengths(slen, outsz)) != 0)
+		return rc;
 	for (i = 0; i < slen / 2; i++) {
 		hi = hexval(s[2 * i]);
 		lo = hexval(s[2 * i + 1]);
@@ -304,13 +311,10 @@ util_hex_decode_lower(const char *s, size_t slen, uint8_t *out, size_t outsz)
 	const uint8_t *u = (const uint8_t *)s;
 	unsigned hi, lo, ok = 0x10;
 	size_t i = 0;
+	int rc;
 
-	if (slen % 2 != 0)
-		return CT_ERR_FORMAT;
-	if (slen / 2 > outsz)
-		return CT_ERR_TOO_BIG;
-	if (slen / 2 > (size_t)INT32_MAX)
-		return CT_ERR_TOO_BIG;
+	if ((rc = hex_lengths(slen, outsz)) != 0)
+		return rc;
 	for (; i + 4 <= slen / 2; i += 4)
 		if (!hex8_lower(s + 2 * i, out + i))
 			return CT_ERR_FORMAT;
