@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CA-file mode: the real ct-agent on 127.0.0.1 (ephemeral port) with a
 # site PKI made here with the openssl CLI (ECDSA CA, RSA and ECDSA and
-# Ed25519 leaves), asked by ctctl:
+# Ed25519 leaves), asked by ctctl (and check_ct, through the same config):
 #  1. ctctl agent info/certs works; ct-agent --check-config shows the
 #     mode; the agent's certificate may certify its Ed25519 key (no
 #     tls_key) and the poller's may be RSA with its own key file;
@@ -219,6 +219,15 @@ expect_status 0
 expect_err "3 requests to $NAME"
 expect_err "0 resumed"
 
+# check_ct asks the agent in CA-file mode through the same config. No CT
+# source answers here (a refused port), so the check is UNKNOWN, but the
+# agent part is done and counted.
+run "$build/check_ct" -H www.example.org --agent $NAME --config "$T/ct.conf" \
+    --crtsh-url http://127.0.0.1:9/ --allow-http --state-dir "$T/cc1" -v
+expect_status 3
+expect_out "agents_ok=1;;;0;1"
+expect_out "agent $NAME: 0 certificates"
+
 # ------------------------------------------------------------ 2. refusals
 
 # A poller certificate from another CA: the agent refuses it.
@@ -229,6 +238,13 @@ expect_err "ctctl: $NAME: agent $NAME at 127.0.0.1:$agent_port refused our TLS c
 expect_err "it must be issued by a CA in the agent's tls_ca"
 expect_err_lines 1
 if wait_log "client certificate CN=icinga1.example.org is not issued by a CA in the CA file"; then ok; else fail "agent log: other CA"; fi
+# check_ct with that certificate: the agent counts as failed, and why.
+run "$build/check_ct" -H www.example.org --agent $NAME \
+    --config "$T/ct-foreign.conf" --crtsh-url http://127.0.0.1:9/ \
+    --allow-http --state-dir "$T/cc2" -v
+expect_status 3
+expect_out "agents_ok=0;;;0;1 agents_failed=1;;;0;1"
+expect_out "CT UNKNOWN - www.example.org: agent $NAME: agent $NAME at 127.0.0.1:$agent_port refused our TLS certificate"
 
 # An expired poller certificate: ctctl will not even load it ...
 write_ct_conf "$T/ct-expired.conf" "$(ca_lines "$P/expired.pem" "$P/expired.key")"
