@@ -94,16 +94,17 @@ DEPS_conf    = poller/conf keys util
 DEPS_agentconf = agent/conf names util
 DEPS_agentc  = poller/agentc poller/agentc_certs proto tls keys json der util
 DEPS_probe   = poller/probe poller/probejudge poller/probecheck \
-               poller/loglistcache poller/http poller/state poller/output \
+               poller/loglistcache poller/http poller/ratelimit poller/state poller/output \
                poller/opts tls keys loglist json ct cert sig der names util
-DEPS_loglistcache = poller/loglistcache poller/http poller/state \
+DEPS_loglistcache = poller/loglistcache poller/http poller/ratelimit poller/state \
                tests/unit/fixture_httpd loglist json sig der util
-DEPS_crtsh   = poller/crtsh poller/state poller/http tests/unit/fixture_httpd \
+DEPS_crtsh   = poller/crtsh poller/state poller/http poller/ratelimit tests/unit/fixture_httpd \
                json cert sig der names util
-DEPS_certspotter = poller/certspotter poller/state poller/http \
+DEPS_certspotter = poller/certspotter poller/state poller/http poller/ratelimit \
                tests/unit/fixture_httpd json cert sig der names util
 DEPS_output  = poller/output util
-DEPS_http    = poller/http util
+DEPS_http    = poller/http poller/ratelimit poller/state util
+DEPS_ratelimit = poller/ratelimit poller/state util
 
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
@@ -190,8 +191,8 @@ FDEPS_loglist = loglist json sig der util
 FDEPS_names   = names util
 FDEPS_frame   = proto keys der util
 FDEPS_authkeys = keys util
-FDEPS_crtsh   = poller/crtsh poller/state poller/http json cert sig der names util
-FDEPS_certspotter = poller/certspotter poller/state poller/http json cert sig \
+FDEPS_crtsh   = poller/crtsh poller/state poller/http poller/ratelimit json cert sig der names util
+FDEPS_certspotter = poller/certspotter poller/state poller/http poller/ratelimit json cert sig \
                 names util der
 fuzz_objs = $(if $(FDEPS_$(1)),$(foreach d,$(FDEPS_$(1)),$(call dep_obj,$(d))),$(LIB))
 

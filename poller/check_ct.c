@@ -18,6 +18,7 @@
 #include "http.h"
 #include "poller.h"
 #include "probe.h"
+#include "ratelimit.h"
 
 static const char usage_text[] =
     "Usage: check_ct -H NAME [-H NAME]... [--subdomains]\n"
@@ -60,6 +61,10 @@ help(void)
 	    " --logged-certs PATH        read CT certificates from files instead\n"
 	    " --include-expired          judge expired certificates too\n"
 	    " --max-downloads N          crt.sh downloads per run (default 100)\n"
+	    " --crtsh-rate N             crt.sh requests a minute, shared by all\n"
+	    "                            runs on the state directory (default\n"
+	    "                            60 for crt.sh, none for another URL;\n"
+	    "                            0: no limit)\n"
 	    "Verdicts\n"
 	    " --trusted-issuer-certs PATH...   issuers allowed to sign for you\n"
 	    " --grace MINUTES            unknown certificates younger than this\n"
@@ -173,6 +178,7 @@ enum {
 	OPT_SOURCE_ERROR_STATE,
 	OPT_AGENT_ERROR_STATE,
 	OPT_MAX_DOWNLOADS,
+	OPT_CRTSH_RATE,
 	OPT_ALLOW_HTTP,
 };
 
@@ -199,6 +205,7 @@ static const struct option longopts[] = {
     {"source-error-state", required_argument, NULL, OPT_SOURCE_ERROR_STATE},
     {"agent-error-state", required_argument, NULL, OPT_AGENT_ERROR_STATE},
     {"max-downloads", required_argument, NULL, OPT_MAX_DOWNLOADS},
+    {"crtsh-rate", required_argument, NULL, OPT_CRTSH_RATE},
     /* Plain http for loopback test fixtures; not in --help. */
     {"allow-http", no_argument, NULL, OPT_ALLOW_HTTP},
     {"timeout", required_argument, NULL, 't'},
@@ -324,6 +331,12 @@ parse_args(int argc, char **argv, struct check_cfg *cfg)
 				return usage_error("--max-downloads %s",
 				    optarg);
 			cfg->max_downloads = (unsigned)v;
+			break;
+		case OPT_CRTSH_RATE:
+			if (parse_uint(optarg, RATELIMIT_MAX_PER_MINUTE, &v) !=
+			    0)
+				return usage_error("--crtsh-rate %s", optarg);
+			cfg->crtsh_rate = (int)v;
 			break;
 		case OPT_ALLOW_HTTP:
 			cfg->allow_http = true;

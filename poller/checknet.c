@@ -422,6 +422,9 @@ crtsh_start(struct net *n, size_t i)
 	q->base_url = cfg->crtsh_url;
 	q->include_expired = cfg->include_expired;
 	q->max_downloads = cfg->max_downloads;
+	q->rate_per_minute = cfg->crtsh_rate >= 0
+	    ? (unsigned)cfg->crtsh_rate
+	    : crtsh_rate_default(cfg->crtsh_url);
 	q->allow_http = cfg->allow_http;
 	q->lazy = true; /* a row seen in an earlier run is not parsed again */
 	/* The run's deadline comes first and names the stage. */
@@ -576,7 +579,7 @@ crtsh_collect(struct net *n, size_t i)
 	if (n->r->cfg->verbose > 0)
 		output_add(n->r->out, OUTPUT_OK,
 		    "crt.sh: %zu entries for %s, %zu from the cache, %zu "
-		    "downloaded",
+		    "downloads started",
 		    res->n, name, res->n_cached, res->n_downloads);
 }
 

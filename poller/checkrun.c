@@ -37,6 +37,7 @@ checkrun_defaults(struct check_cfg *cfg)
 	cfg->source_error_state = OUTPUT_UNKNOWN;
 	cfg->agent_error_state = OUTPUT_UNKNOWN;
 	cfg->max_downloads = CHECK_DEFAULT_MAX_DOWNLOADS;
+	cfg->crtsh_rate = -1;
 }
 
 /* mkdir -p with mode for the last component. */

@@ -21,6 +21,7 @@
 #include "der.h"
 #include "http.h"
 #include "json.h"
+#include "ratelimit.h"
 #include "state.h"
 
 #define CRTSH_WHY_LEN 200
@@ -270,7 +271,8 @@ get_text(const struct json_doc *d, int o, const char *key, bool nullable,
 	if (rc == CT_ERR_TOO_BIG)
 		util_why(why, whysz, "row %zu: %s over %zu bytes", i, key, max);
 	else if (rc != 0)
-		util_why(why, whysz, "row %zu: %s: %s", i, key, ct_strerror(rc));
+		util_why(why, whysz, "row %zu: %s: %s", i, key,
+		    ct_strerror(rc));
 	return rc;
 }
 
@@ -430,7 +432,8 @@ parse_row(const struct json_doc *d, int o, size_t i, struct crtsh_row *row,
 	}
 	t = json_obj_get(d, o, "result_count");
 	if (t >= 0 && json_get_u64(d, t, &u) != 0) {
-		util_why(why, whysz, "row %zu: result_count is not a number", i);
+		util_why(why, whysz, "row %zu: result_count is not a number",
+		    i);
 		return CT_ERR_FORMAT;
 	}
 	if (t < 0 && t != CT_ERR_NOT_FOUND) {
@@ -469,8 +472,8 @@ crtsh_parse(const char *body, size_t len, struct crtsh_rows *out, char *why,
 	if (out == NULL || (body == NULL && len > 0))
 		return CT_ERR_INVALID;
 	memset(out, 0, sizeof(*out));
-	if ((rc = json_parse_array_body(body, len, CRTSH_MAX_BODY_BYTES, &d, why,
-		 whysz)) != 0)
+	if ((rc = json_parse_array_body(body, len, CRTSH_MAX_BODY_BYTES, &d,
+	         why, whysz)) != 0)
 		return rc;
 	nsent = (size_t)json_size(d, JSON_ROOT);
 	out->n_sent = nsent;
@@ -696,6 +699,8 @@ struct crtsh_run {
 	struct names_watch watch;
 	char base[CRTSH_MAX_URL_BYTES + 1];
 	char *ca_file;
+	struct ratelimit rate; /* shared with other runs (q->rate_per_minute) */
+	bool has_rate;
 
 	struct crtsh_search searches[CRTSH_MAX_SEARCHES];
 	unsigned searches_pending;
@@ -1110,6 +1115,21 @@ crtsh_query_init(struct crtsh_query *q)
 	q->download_timeout_ms = CRTSH_DOWNLOAD_TIMEOUT_MS;
 }
 
+unsigned
+crtsh_rate_default(const char *base_url)
+{
+	size_t n;
+
+	if (base_url == NULL)
+		return RATELIMIT_CRTSH_PER_MINUTE;
+	/* The default URL, perhaps with trailing slashes. */
+	n = base_len(base_url);
+	return n == strlen(CRTSH_DEFAULT_URL) &&
+	        strncasecmp(base_url, CRTSH_DEFAULT_URL, n) == 0
+	    ? RATELIMIT_CRTSH_PER_MINUTE
+	    : 0;
+}
+
 static void
 result_clear(struct crtsh_result *r)
 {
@@ -1244,6 +1264,7 @@ start_downloads(struct crtsh_run *run)
 		req.timeout_ms = q->download_timeout_ms;
 		req.allow_http = q->allow_http;
 		req.ca_file = run->ca_file;
+		req.rate = run->has_rate ? &run->rate : NULL;
 		rc = crtsh_download_url(run->base, e->row.id, url, sizeof(url));
 		req.url = url;
 		run->dls[idx].run = run;
@@ -1483,6 +1504,7 @@ start_search(struct crtsh_run *run, struct crtsh_search *s)
 	req.timeout_ms = q->search_timeout_ms;
 	req.allow_http = q->allow_http;
 	req.ca_file = run->ca_file;
+	req.rate = run->has_rate ? &run->rate : NULL;
 	if ((rc = http_get(q->http, &req, on_search, s)) == 0) {
 		run->searches_pending++;
 		q->result.requests++;
@@ -1515,6 +1537,10 @@ crtsh_run(struct crtsh_query *q, crtsh_done_cb cb, void *arg)
 	run->arg = arg;
 	run->watch = *q->watch;
 	memcpy(run->base, base, bn);
+	if (q->state != NULL && q->rate_per_minute > 0 &&
+	    ratelimit_init(&run->rate, q->state, "crtsh", q->rate_per_minute,
+	        RATELIMIT_CRTSH_BURST) == 0)
+		run->has_rate = true;
 	if (q->ca_file != NULL && (run->ca_file = strdup(q->ca_file)) == NULL) {
 		run_free(run);
 		return CT_ERR_NOMEM;

@@ -208,6 +208,12 @@ struct crtsh_query {
 	bool allow_http; /* plain http (loopback tests) */
 	const char *ca_file;
 	/*
+	 * Requests a minute shared by every run on this state directory
+	 * (ratelimit.h; needs state), 0 for no limit; at most
+	 * RATELIMIT_MAX_PER_MINUTE. crtsh_rate_default() gives the usual.
+	 */
+	unsigned rate_per_minute;
+	/*
 	 * lazy (needs state): a row whose certificate an earlier lazy run
 	 * verified is checked against that verification's summary (kept in
 	 * the state directory) and is OK without reading the certificate:
@@ -221,6 +227,12 @@ struct crtsh_query {
 };
 
 void crtsh_query_init(struct crtsh_query *q);
+/*
+ * The shared rate for base_url (NULL: the default URL): crt.sh's published
+ * 60 a minute for crt.sh itself, none for another server (a mirror or a
+ * test fixture sets its own with --crtsh-rate).
+ */
+unsigned crtsh_rate_default(const char *base_url);
 
 /*
  * Starts the lookup: the search(es), then the downloads of every row not

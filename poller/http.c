@@ -29,6 +29,7 @@
 #include <curl/curl.h>
 
 #include "http.h"
+#include "ratelimit.h"
 #include "util.h"
 
 #define HTTP_TARGET_LEN 300 /* "host:port" for messages */
@@ -238,6 +239,8 @@ struct http_req {
 	bool write_failed;
 	bool have_response; /* the last attempt got a whole response */
 	int64_t retry_after_s;
+	struct ratelimit *rate; /* shared rate, or NULL */
+	bool slot_ready;        /* the rate's slot for the next attempt */
 	int early_status;
 	char early_error[HTTP_ERROR_LEN];
 	struct http_response resp;
@@ -647,6 +650,45 @@ attempt_start(struct http_req *r)
 	r->resp.attempts++;
 }
 
+static void req_timer_cb(uv_timer_t *t);
+
+/*
+ * Before each attempt: a slot of the shared rate (when the request has
+ * one), waited for on the request's timer. A slot beyond the deadline is
+ * not taken, and the request ends unsent.
+ */
+static void
+attempt_when_allowed(struct http_req *r)
+{
+	uint64_t now = now_ms(), left, wait = 0;
+
+	if (r->rate == NULL || r->slot_ready) {
+		r->slot_ready = false;
+		attempt_start(r);
+		return;
+	}
+	left = r->deadline_ms > now ? r->deadline_ms - now : 0;
+	left =
+	    left > HTTP_RETRY_MIN_LEFT_MS ? left - HTTP_RETRY_MIN_LEFT_MS : 0;
+	if (ratelimit_take(r->rate, util_now_ms(), left, &wait) != 0) {
+		finish(r, CT_ERR_TIMEOUT,
+		    "not sent to %s: the shared limit of %u request%s a minute "
+		    "is used up for the next %llu s (other runs on this state "
+		    "directory)",
+		    r->target, r->rate->per_minute,
+		    r->rate->per_minute == 1 ? "" : "s",
+		    (unsigned long long)(wait + 999) / 1000);
+		return;
+	}
+	if (wait == 0) {
+		attempt_start(r);
+		return;
+	}
+	r->slot_ready = true;
+	if (uv_timer_start(&r->timer, req_timer_cb, wait, 0) != 0)
+		finish(r, CT_ERR_IO, "cannot schedule the request");
+}
+
 static void
 req_timer_cb(uv_timer_t *t)
 {
@@ -657,7 +699,7 @@ req_timer_cb(uv_timer_t *t)
 	if (r->state == REQ_EARLY)
 		finish(r, r->early_status, "%s", r->early_error);
 	else if (r->state == REQ_WAITING)
-		attempt_start(r);
+		attempt_when_allowed(r);
 	client_leave(c);
 }
 
@@ -714,6 +756,10 @@ status_done(struct http_req *r)
 	}
 	wait_ms = r->retry_after_s >= 0 ? (uint64_t)r->retry_after_s * 1000
 	                                : r->retry_wait_ms;
+	/* Over its limit, the server holds off every run that shares the
+	 * rate, not only this request's retry. */
+	if (r->rate != NULL && (code == 429 || code == 503))
+		ratelimit_block(r->rate, util_now_ms(), wait_ms);
 	left = r->deadline_ms > now ? r->deadline_ms - now : 0;
 	if (wait_ms + HTTP_RETRY_MIN_LEFT_MS > left) {
 		if (r->retry_after_s >= 0)
@@ -1078,6 +1124,7 @@ http_get(struct http_client *c, const struct http_request *req, http_done_cb cb,
 	r->deadline_ms = r->start_ns / 1000000 + req->timeout_ms;
 	r->retry_after_s = -1;
 	r->resp.retry_after_s = -1;
+	r->rate = req->rate;
 	util_buf_init(&r->body, req->max_body_bytes);
 	snprintf(r->target, sizeof(r->target), "?");
 	if ((r->next = c->reqs) != NULL)

@@ -57,6 +57,8 @@
 #define HTTP_CONTENT_TYPE_LEN 128
 #define HTTP_ERROR_LEN 256
 
+struct ratelimit;
+
 /*
  * One GET. http_get copies everything it needs, so the request and the
  * strings it points to may be released as soon as http_get returns.
@@ -73,6 +75,14 @@ struct http_request {
 	bool allow_http;             /* permit plain http (loopback tests) */
 	const char *ca_file;         /* PEM trust anchors; NULL: system */
 	const char *expect_type;     /* media type a 2xx must have, or NULL */
+	/*
+	 * A rate shared with other processes (ratelimit.h), or NULL: each
+	 * attempt waits for a slot; a slot beyond the deadline ends the
+	 * request unsent (CT_ERR_TIMEOUT, "not sent to ..."); a 429 or 503
+	 * blocks the rate for its Retry-After. Not copied: it must outlive
+	 * the request.
+	 */
+	struct ratelimit *rate;
 };
 
 /*

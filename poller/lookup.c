@@ -19,6 +19,7 @@
 #include "http.h"
 #include "json.h"
 #include "poller.h"
+#include "ratelimit.h"
 #include "state.h"
 
 #define LOOKUP_DEFAULT_TIMEOUT_MS 30000
@@ -36,6 +37,7 @@ struct lookup {
 	bool include_expired;
 	bool allow_http;
 	unsigned max_downloads;
+	int crtsh_rate; /* -1: crtsh_rate_default */
 	uint32_t timeout_ms;
 	struct names_watch watch;
 	char token[LOOKUP_TOKEN_BYTES];
@@ -309,8 +311,8 @@ lookup_usage(FILE *f)
 	    "crtsh,certspotter]\n"
 	    "           [--crtsh-url URL] [--certspotter-url URL]\n"
 	    "           [--certspotter-token-file FILE] [--include-expired]\n"
-	    "           [--state-dir DIR] [--max-downloads N] [-t SECONDS] "
-	    "[--json]\n");
+	    "           [--state-dir DIR] [--max-downloads N] [--crtsh-rate N]\n"
+	    "           [-t SECONDS] [--json]\n");
 }
 
 /* Runs the queries on a loop; 0 when every source answered. */
@@ -340,6 +342,9 @@ lookup_run(struct lookup *l)
 		l->crtsh.base_url = l->crtsh_url;
 		l->crtsh.include_expired = l->include_expired;
 		l->crtsh.max_downloads = l->max_downloads;
+		l->crtsh.rate_per_minute = l->crtsh_rate >= 0
+		    ? (unsigned)l->crtsh_rate
+		    : crtsh_rate_default(l->crtsh_url);
 		l->crtsh.allow_http = l->allow_http;
 		if ((rc = crtsh_run(&l->crtsh, crtsh_cb, l)) == 0)
 			l->pending++;
@@ -397,6 +402,7 @@ lookup_main(int argc, char **argv)
 	    {"include-expired", no_argument, NULL, 'e'},
 	    {"state-dir", required_argument, NULL, 'd'},
 	    {"max-downloads", required_argument, NULL, 'm'},
+	    {"crtsh-rate", required_argument, NULL, 'r'},
 	    {"allow-http", no_argument, NULL, 'H'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"json", no_argument, NULL, 'j'},
@@ -413,6 +419,7 @@ lookup_main(int argc, char **argv)
 		return POLLER_EXIT_FAIL;
 	l->sources = CHECK_SRC_CRTSH;
 	l->max_downloads = CRTSH_DEFAULT_MAX_DOWNLOADS;
+	l->crtsh_rate = -1;
 	l->timeout_ms = LOOKUP_DEFAULT_TIMEOUT_MS;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "t:h", longopts, NULL)) != -1) {
@@ -449,6 +456,12 @@ lookup_main(int argc, char **argv)
 			        &v) != 0)
 				goto usage;
 			l->max_downloads = (unsigned)v;
+			break;
+		case 'r':
+			if (util_parse_u64(optarg, strlen(optarg),
+			        RATELIMIT_MAX_PER_MINUTE, &v) != 0)
+				goto usage;
+			l->crtsh_rate = (int)v;
 			break;
 		case 'H':
 			l->allow_http = true;

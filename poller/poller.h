@@ -171,6 +171,7 @@ struct check_cfg {
 	enum output_state source_error_state;
 	enum output_state agent_error_state;
 	unsigned max_downloads;
+	int crtsh_rate; /* requests a minute; -1: crtsh_rate_default */
 	bool allow_http;
 	uint32_t timeout_ms;
 	int verbose;

@@ -420,6 +420,13 @@ int
 state_write(struct state *st, const char *relpath, const void *bytes,
     size_t len)
 {
+	return state_write_ex(st, relpath, bytes, len, true);
+}
+
+int
+state_write_ex(struct state *st, const char *relpath, const void *bytes,
+    size_t len, bool durable)
+{
 	char tmp[STATE_TMP_NAME_LEN];
 	const char *base;
 	int dfd = -1, fd = -1, rc, e;
@@ -438,7 +445,7 @@ state_write(struct state *st, const char *relpath, const void *bytes,
 	have_tmp = true;
 	if ((rc = write_all(fd, bytes, len)) != 0)
 		goto out;
-	if (fsync(fd) != 0) {
+	if (durable && fsync(fd) != 0) {
 		rc = CT_ERR_IO;
 		goto out;
 	}
@@ -453,7 +460,7 @@ state_write(struct state *st, const char *relpath, const void *bytes,
 		goto out;
 	}
 	have_tmp = false;
-	if (fsync(dfd) != 0)
+	if (durable && fsync(dfd) != 0)
 		rc = CT_ERR_IO;
 out:
 	e = errno;

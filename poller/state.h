@@ -89,6 +89,14 @@ int state_read(struct state *st, const char *relpath, size_t max_bytes,
  */
 int state_write(struct state *st, const char *relpath, const void *bytes,
     size_t len);
+/*
+ * The same; without durable, neither the file nor the directory is
+ * fsynced: still atomic for readers, but a crash may lose the update (or
+ * leave an empty file). For small, often rewritten state whose loss does
+ * no harm (the shared rate of ratelimit.h).
+ */
+int state_write_ex(struct state *st, const char *relpath, const void *bytes,
+    size_t len, bool durable);
 
 /*
  * Takes the exclusive lock name ([A-Za-z0-9._-], 1..STATE_MAX_RELPATH_BYTES

@@ -285,4 +285,38 @@ run "$build/ctctl" lookup www.example.org --crtsh-url "$CTSOURCE_URL/html" \
 expect_status 1
 expect_out "crt.sh: "
 
+
+# 13. crt.sh requests are rate-limited across runs on one state directory
+# (REFERENCE.md 2.8): at 1 a minute with crt.sh's burst of 5, a cold run
+# sends the search and four downloads, the rest wait for a later run; the
+# next run cannot even search and says why (UNKNOWN, never OK).
+serve $((2 * 86400)) "$T/cur.pem" "$T/cur.pre.pem" "$T/old.pem" \
+    "$T/cdn.pre.pem" "$T/cdn.pem" "$T/evil.pem" "$T/gone.pem" "$T/other.pem"
+s=$(st)
+run "$cc" -H www.example.org "${src[@]}" --local-certs "$T/local" \
+    --trusted-issuer-certs "$T/trusted" --state-dir "$s" --crtsh-rate 1 -v
+expect_status 2
+expect_out "CT CRITICAL - www.example.org: 2 certificates in CT on none of your servers"
+expect_out "[CRITICAL] untrusted certificate (crt.sh id"
+expect_out ": not sent to 127.0.0.1:"
+expect_out "the shared limit of 1 request a minute is used up for the next 60 s (other runs on this state directory)"
+# The search and four downloads went; the other rows waited.
+if [ "$(grep -c '^\[UNKNOWN\] crt.sh id [0-9]* could not be checked: crt.sh id [0-9]*: not sent' "$out_file")" -eq 3 ] &&
+    grep -qF "[UNKNOWN] crt.sh: 1 more entries could not be checked" "$out_file"; then ok; else fail "four rows not sent"; fi
+expect_out "7 downloads started"
+run "$cc" -H www.example.org "${src[@]}" --local-certs "$T/local" \
+    --trusted-issuer-certs "$T/trusted" --state-dir "$s" --crtsh-rate 1
+expect_status 2 # what the seen store holds stays CRITICAL
+expect_out "[UNKNOWN] crt.sh: not sent to 127.0.0.1:"
+expect_out "unknown=2;;0;0"
+if grep -q '^ratelimit v1 [0-9]* [0-9]*$' "$s/ratelimit/crtsh"; then ok; else fail "rate state: $(cat "$s/ratelimit/crtsh")"; fi
+# Another state directory has its own rate; --crtsh-rate 0 has none.
+run "$cc" -H www.example.org "${src[@]}" --local-certs "$T/local" \
+    --trusted-issuer-certs "$T/trusted" --state-dir "$(st)" --crtsh-rate 0
+expect_status 2
+expect_no_out "not sent"
+run "$cc" -H www.example.org --crtsh-rate 6001
+expect_status 3
+expect_out "--crtsh-rate 6001"
+
 finish

@@ -25,6 +25,8 @@
 #include <uv.h>
 
 #include "http.h"
+#include "ratelimit.h"
+#include "state.h"
 #include "testutil.h"
 
 #define FX_IN_BYTES 8192                  /* request head cap */
@@ -964,6 +966,117 @@ START_TEST(test_retry_after_too_long)
 }
 END_TEST
 
+/* A shared rate in a fresh state directory under the test's temp dir. */
+static struct state *
+rate_state(char *dir, size_t dirsz)
+{
+	struct state *st = NULL;
+
+	snprintf(dir, dirsz, "/tmp/test_http_rate.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(state_open(dir, &st, NULL, 0), 0);
+	return st;
+}
+
+static void
+rate_state_free(struct state *st, const char *dir)
+{
+	char cmd[256];
+
+	state_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A test context whose requests share rl (name, per_minute, burst). */
+static void
+rate_begin(struct tctx *t, struct http_request *req, struct ratelimit *rl,
+    struct state *st, const char *name, unsigned per_minute, unsigned burst,
+    uint32_t timeout_ms)
+{
+	ck_assert_int_eq(ratelimit_init(rl, st, name, per_minute, burst), 0);
+	ctx_init(t);
+	req->rate = rl;
+	req->timeout_ms = timeout_ms;
+}
+
+/*
+ * A request with a shared rate waits for its slot; one whose slot lies
+ * beyond its deadline is not sent at all, and says why.
+ */
+START_TEST(test_rate_slots)
+{
+	struct http_request req = loopback_req();
+	struct ratelimit rl;
+	struct state *st;
+	struct tctx t;
+	struct res *r[3];
+	char dir[64];
+
+	st = rate_state(dir, sizeof(dir));
+	/* 120 a minute, burst 2: two at once, the third 500 ms later. */
+	rate_begin(&t, &req, &rl, st, "test", 120, 2, 5000);
+	r[0] = ctx_get(&t, "/ok", &req);
+	r[1] = ctx_get(&t, "/ok", &req);
+	r[2] = ctx_get(&t, "/ok", &req);
+	ctx_run(&t);
+	ck_assert_msg(r[0]->status == 0 && r[1]->status == 0 &&
+	        r[2]->status == 0,
+	    "%s %s %s", r[0]->error, r[1]->error, r[2]->error);
+	ck_assert_uint_eq(t.srv.hits[FX_OK], 3);
+	ck_assert_uint_eq(rl.taken, 3);
+	/* The third waited for its slot (a lower bound only). */
+	ck_assert_msg(r[2]->total_s >= 0.45, "%.3f s", r[2]->total_s);
+	ctx_clear(&t);
+
+	/* 1 a minute, burst 1, the slot just taken: the next is a minute
+	 * away, past a 2 s deadline: not sent. */
+	rate_begin(&t, &req, &rl, st, "test2", 1, 1, 2000);
+	r[0] = ctx_get(&t, "/ok", &req);
+	r[1] = ctx_get(&t, "/ok", &req);
+	ctx_run(&t);
+	ck_assert_msg(r[0]->status == 0, "%s", r[0]->error);
+	ck_assert_int_eq(r[1]->status, CT_ERR_TIMEOUT);
+	ck_assert_int_eq(r[1]->attempts, 0);
+	ck_assert_msg(strstr(r[1]->error, "not sent to 127.0.0.1:") != NULL &&
+	        strstr(r[1]->error, "shared limit of 1 request a minute") !=
+	            NULL,
+	    "%s", r[1]->error);
+	ck_assert_uint_eq(t.srv.hits[FX_OK], 1);
+	ck_assert_uint_eq(rl.refused, 1);
+	ctx_clear(&t);
+	rate_state_free(st, dir);
+}
+END_TEST
+
+/* A 429 holds off every request that shares the rate for its
+ * Retry-After, not only its own retry. */
+START_TEST(test_rate_blocked_by_429)
+{
+	struct http_request req = loopback_req();
+	struct ratelimit rl, other;
+	struct state *st;
+	struct tctx t;
+	struct res *r;
+	uint64_t wait = 0;
+	char dir[64];
+
+	st = rate_state(dir, sizeof(dir));
+	rate_begin(&t, &req, &rl, st, "crtsh", 6000, 10, 5000);
+	r = ctx_get(&t, "/429long", &req); /* Retry-After: 3600 */
+	ctx_run(&t);
+	ck_assert_int_eq(r->status, CT_ERR_PROTO);
+	ctx_clear(&t);
+	/* Another process's limiter on the same directory sees the block. */
+	ck_assert_int_eq(ratelimit_init(&other, st, "crtsh", 6000, 10), 0);
+	ck_assert_int_eq(ratelimit_take(&other, util_now_ms(), 1000, &wait),
+	    CT_ERR_TIMEOUT);
+	ck_assert_msg(wait > 3500 * 1000 && wait <= 3600 * 1000, "%llu",
+	    (unsigned long long)wait);
+	rate_state_free(st, dir);
+}
+END_TEST
+
 START_TEST(test_503_retried)
 {
 	struct http_request req = loopback_req();
@@ -1589,6 +1702,8 @@ http_suite(void)
 	tcase_add_test(tc, test_retry_after_429);
 	tcase_add_test(tc, test_retry_after_date);
 	tcase_add_test(tc, test_retry_after_too_long);
+	tcase_add_test(tc, test_rate_slots);
+	tcase_add_test(tc, test_rate_blocked_by_429);
 	tcase_add_test(tc, test_503_retried);
 	tcase_add_test(tc, test_no_retry_404_redirect);
 	tcase_add_test(tc, test_scheme_refused);
