@@ -17,7 +17,7 @@
 #include "util.h"
 
 #if JSON_HARD_MAX_BYTES >= INT_MAX
-#error "token offsets are uint32_t and int: JSON_HARD_MAX_BYTES too large"
+#error "jsmn offsets are int: JSON_HARD_MAX_BYTES must stay below INT_MAX"
 #endif
 #if JSON_HARD_MAX_TOKENS >= INT_MAX / 2
 #error "token indices are int: JSON_HARD_MAX_TOKENS too large"
@@ -95,13 +95,12 @@ hex4(const char *s, uint32_t *out)
 }
 
 /*
- * Length of the valid UTF-8 sequence at s (n >= 1 bytes there), or
- * CT_ERR_FORMAT when the bytes are not one (RFC 3629: no overlong forms,
- * no encoded surrogates, nothing above U+10FFFF), or CT_ERR_TRUNCATED when
- * all n bytes are the start of one that would need more.
+ * Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when
+ * the bytes there are not one (RFC 3629: no overlong forms, no encoded
+ * surrogates, nothing above U+10FFFF).
  */
-static int
-utf8_scan(const uint8_t *s, size_t n, uint32_t *cp)
+static size_t
+utf8_seq(const uint8_t *s, size_t n, uint32_t *cp)
 {
 	uint8_t c = s[0];
 	uint8_t lo = 0x80, hi = 0xbf;
@@ -130,28 +129,19 @@ utf8_scan(const uint8_t *s, size_t n, uint32_t *cp)
 		else if (c == 0xf4)
 			hi = 0x8f;
 	} else {
-		return CT_ERR_FORMAT;
+		return 0;
 	}
+	if (n < need + 1)
+		return 0;
 	for (i = 1; i <= need; i++) {
-		if (i >= n)
-			return CT_ERR_TRUNCATED;
 		if (s[i] < lo || s[i] > hi)
-			return CT_ERR_FORMAT;
+			return 0;
 		lo = 0x80;
 		hi = 0xbf;
 		v = v << 6 | (s[i] & 0x3f);
 	}
 	*cp = v;
-	return (int)need + 1;
-}
-
-/* As utf8_scan, with 0 for any sequence that is not whole and valid. */
-static size_t
-utf8_seq(const uint8_t *s, size_t n, uint32_t *cp)
-{
-	int k = utf8_scan(s, n, cp);
-
-	return k > 0 ? (size_t)k : 0;
+	return need + 1;
 }
 
 static size_t
@@ -262,24 +252,11 @@ is_plain(uint8_t c)
 	return plain_byte[c];
 }
 
-#define BYTES_01 0x0101010101010101ULL
-#define BYTES_80 0x8080808080808080ULL
-
-/* Eight bytes with p[0] in the low byte, whatever the host's order. */
-static uint64_t
-load8(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, sizeof(v));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
-	return v;
-}
+#define BYTES_01 UTIL_BYTES_01
+#define BYTES_80 UTIL_BYTES_80
 
 /*
- * The top bit of each byte of v (as load8 gives it) that is not
+ * The top bit of each byte of v (as util_load_le64 gives it) that is not
  * is_plain(): set, per byte, by its own top bit, by a borrow out of
  * byte - 0x20 (a control), or by a zero byte after XOR with '"' or '\\'.
  * A borrow only runs upwards from a byte that is itself flagged, so the
@@ -303,7 +280,7 @@ skip_plain(const uint8_t *u, size_t i, size_t n)
 	uint64_t m;
 
 	while (n - i >= 8) {
-		if ((m = word_not_plain(load8(u + i))) != 0)
+		if ((m = word_not_plain(util_load_le64(u + i))) != 0)
 			return i + (size_t)__builtin_ctzll(m) / 8;
 		i += 8;
 	}
@@ -311,7 +288,8 @@ skip_plain(const uint8_t *u, size_t i, size_t n)
 	 * shifted down to start at i. The zero bytes shifted in at the top
 	 * stand for n and past: a zero byte is never plain. */
 	if (i < n && n >= 8) {
-		m = word_not_plain(load8(u + n - 8) >> 8 * (i - (n - 8)));
+		m = word_not_plain(
+		    util_load_le64(u + n - 8) >> 8 * (i - (n - 8)));
 		return i + (size_t)__builtin_ctzll(m) / 8;
 	}
 	while (i < n && is_plain(u[i]))

@@ -129,31 +129,37 @@ pair_digest(const struct keys_ed25519 *key, uint8_t out[WC_SHA256_DIGEST_SIZE])
 }
 
 static bool
-pair_checked(const struct keys_ed25519 *key)
+digest_known(const uint8_t d[WC_SHA256_DIGEST_SIZE])
 {
-	uint8_t d[WC_SHA256_DIGEST_SIZE];
 	bool found = false;
 	unsigned i;
 
-	if (pair_digest(key, d) != 0)
-		return false;
 	for (i = 0; i < checked_pairs.n; i++)
-		found |= util_ct_equal(d, checked_pairs.digest[i], sizeof(d));
+		found |= util_ct_equal(d, checked_pairs.digest[i],
+		    WC_SHA256_DIGEST_SIZE);
 	return found;
+}
+
+static void
+digest_remember(const uint8_t d[WC_SHA256_DIGEST_SIZE])
+{
+	struct checked_pairs *cp = &checked_pairs;
+
+	if (digest_known(d))
+		return;
+	memcpy(cp->digest[cp->next], d, WC_SHA256_DIGEST_SIZE);
+	cp->next = (cp->next + 1) % CHECKED_PAIRS;
+	if (cp->n < CHECKED_PAIRS)
+		cp->n++;
 }
 
 static void
 pair_remember(const struct keys_ed25519 *key)
 {
-	struct checked_pairs *cp = &checked_pairs;
 	uint8_t d[WC_SHA256_DIGEST_SIZE];
 
-	if (pair_checked(key) || pair_digest(key, d) != 0)
-		return;
-	memcpy(cp->digest[cp->next], d, sizeof(d));
-	cp->next = (cp->next + 1) % CHECKED_PAIRS;
-	if (cp->n < CHECKED_PAIRS)
-		cp->n++;
+	if (pair_digest(key, d) == 0)
+		digest_remember(d);
 }
 
 /* Frees a key object and zeroes it; wolfCrypt also zeroes in free. */
@@ -220,7 +226,9 @@ keys_clear(struct keys_ed25519 *key)
 int
 keys_import_pair(const struct keys_ed25519 *key, ed25519_key *k)
 {
-	bool checked = pair_checked(key);
+	uint8_t d[WC_SHA256_DIGEST_SIZE];
+	bool have = pair_digest(key, d) == 0;
+	bool checked = have && digest_known(d);
 	int rc;
 
 	if (wc_ed25519_init(k) != 0)
@@ -234,8 +242,8 @@ keys_import_pair(const struct keys_ed25519 *key, ed25519_key *k)
 		/* A public half that does not belong to the seed. */
 		return rc == PUBLIC_KEY_E ? CT_ERR_INVALID : CT_ERR_CRYPTO;
 	}
-	if (!checked)
-		pair_remember(key);
+	if (have && !checked)
+		digest_remember(d);
 	return 0;
 }
 

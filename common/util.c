@@ -266,8 +266,8 @@ static const uint8_t hex_lower[256] = {
     ['f'] = 0x1f,
 };
 
-#define BYTES_01 0x0101010101010101ULL
-#define BYTES_80 0x8080808080808080ULL
+#define BYTES_01 UTIL_BYTES_01
+#define BYTES_80 UTIL_BYTES_80
 
 /*
  * Eight lower-case hex digits at s to four bytes; false when one of them
@@ -282,10 +282,7 @@ hex8_lower(const char *s, uint8_t out[4])
 	uint64_t v, dig, let, n;
 	uint32_t w;
 
-	memcpy(&v, s, sizeof(v));
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	v = __builtin_bswap64(v);
-#endif
+	v = util_load_le64(s);
 	if ((v & BYTES_80) != 0)
 		return false;
 	dig = (v + BYTES_01 * (0x80 - '0')) & ~(v + BYTES_01 * (0x7f - '9'));

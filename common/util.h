@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 /* Every library function returns 0 or one of these (negative). */
@@ -131,6 +132,24 @@ void util_why(char *why, size_t whysz, const char *fmt, ...)
 
 /* Parses a whole decimal string with range checks (no atoi). */
 int util_parse_u64(const char *s, size_t n, uint64_t max, uint64_t *out);
+
+/* Eight bytes at a time (SWAR): every byte 0x01, every byte 0x80. */
+#define UTIL_BYTES_01 0x0101010101010101ULL
+#define UTIL_BYTES_80 0x8080808080808080ULL
+
+/* The eight bytes at p as an integer with p[0] in its low byte, on any
+ * host. */
+static inline uint64_t
+util_load_le64(const void *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
 
 /* Constant-time comparison. */
 bool util_ct_equal(const void *a, const void *b, size_t n);

@@ -50,6 +50,36 @@ ratelimit_init(struct ratelimit *rl, struct state *st, const char *name,
  * no file, one that does not parse, or times beyond what a slot or a
  * Retry-After could have set (a clock set back, a hand-edited file).
  */
+/*
+ * The line "ratelimit v1 <tat> <blocked-until>\n" of len bytes at p: both
+ * times, or false for anything else.
+ */
+static bool
+times_parse(const char *p, size_t len, int64_t *tat, int64_t *until)
+{
+	static const char prefix[] = "ratelimit v1 ";
+	const char *sp, *end = p + len;
+	uint64_t a, b;
+
+	if (len < sizeof(prefix) ||
+	    memcmp(p, prefix, sizeof(prefix) - 1) != 0 || end[-1] != '\n')
+		return false;
+	p += sizeof(prefix) - 1;
+	end--;
+	if ((sp = memchr(p, ' ', (size_t)(end - p))) == NULL ||
+	    util_parse_u64(p, (size_t)(sp - p), INT64_MAX, &a) != 0 ||
+	    util_parse_u64(sp + 1, (size_t)(end - sp - 1), INT64_MAX, &b) != 0)
+		return false;
+	*tat = (int64_t)a;
+	*until = (int64_t)b;
+	return true;
+}
+
+/*
+ * The stored times, or both at now_ms when there are none worth keeping:
+ * no file, one that does not parse, or times beyond what a slot or a
+ * Retry-After could have set (a clock set back, a hand-edited file).
+ */
 static void
 times_read(struct ratelimit *rl, int64_t now_ms, struct rl_times *t)
 {
@@ -57,15 +87,12 @@ times_read(struct ratelimit *rl, int64_t now_ms, struct rl_times *t)
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int64_t tat, until;
-	int used = 0;
 
 	t->tat = t->blocked_until = now_ms;
 	snprintf(path, sizeof(path), "ratelimit/%s", rl->name);
 	if (state_read(rl->st, path, RATELIMIT_FILE_MAX_BYTES, &buf, &len) != 0)
 		return;
-	if (sscanf((const char *)buf, "ratelimit v1 %" SCNd64 " %" SCNd64 "%n",
-	        &tat, &until, &used) == 2 &&
-	    (size_t)used + 1 == len && buf[used] == '\n') {
+	if (times_parse((const char *)buf, len, &tat, &until)) {
 		if (tat > now_ms &&
 		    tat <= now_ms + (int64_t)rl->tolerance_ms +
 		            RATELIMIT_MAX_AHEAD_MS)

@@ -140,6 +140,10 @@ START_TEST(test_bad_state_files)
 	    "ratelimit v1 1800000100000 0",         /* no newline */
 	    "ratelimit v1 1800000100000 0\nmore\n", /* trailing */
 	    "ratelimit v1 x 0\n",
+	    "ratelimit v1 -5 0\n",
+	    "ratelimit v1 1800000100000 0 3\n",
+	    "ratelimit v1  1800000100000 0\n",
+	    "ratelimit v1 1800000100000 99999999999999999999\n",
 	    /* A clock set back: ten hours ahead of now. */
 	    "ratelimit v1 1800036000000 0\n",
 	    "ratelimit v1 0 1800036000000\n",
